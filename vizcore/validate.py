@@ -1,0 +1,70 @@
+"""Checks on user settings, shared by the CLI and the dashboard; each failure says what is allowed."""
+from __future__ import annotations
+
+import math
+from typing import Sequence
+
+from vizcore.errors import InputError
+from vizcore.models import LayerInfo
+
+MAX_STEPS = 5000
+MIN_SIZE, MAX_SIZE = 32, 512
+MAX_LEARNING_RATE = 1000.0
+MAX_BATCH = 64
+
+
+def check_filters(layer: LayerInfo, filters: Sequence[int]) -> list[int]:
+    """Every filter index must exist in the layer."""
+    if not filters:
+        raise InputError("Choose at least one filter.")
+    if len(filters) > MAX_BATCH:
+        raise InputError(f"At most {MAX_BATCH} pictures can be rendered at once (got {len(filters)}).")
+    for index in filters:
+        if isinstance(index, bool) or int(index) != index or not 0 <= index < layer.filters:
+            raise InputError(f"Filter {index} does not exist in {layer.name}: "
+                             f"choose a filter from 0 to {layer.filters - 1}.")
+    return [int(i) for i in filters]
+
+
+def check_steps(steps: int) -> int:
+    """Iterations between 1 and MAX_STEPS."""
+    if isinstance(steps, bool) or int(steps) != steps or not 1 <= steps <= MAX_STEPS:
+        raise InputError(f"Iterations must be a whole number from 1 to {MAX_STEPS} (got {steps}).")
+    return int(steps)
+
+
+def check_size(size: int) -> int:
+    """Picture size in pixels between MIN_SIZE and MAX_SIZE."""
+    if isinstance(size, bool) or int(size) != size or not MIN_SIZE <= size <= MAX_SIZE:
+        raise InputError(f"Image size must be from {MIN_SIZE} to {MAX_SIZE} pixels (got {size}).")
+    return int(size)
+
+
+def check_learning_rates(rates: Sequence[float]) -> list[float]:
+    """Learning rates must be finite numbers above zero and at most MAX_LEARNING_RATE."""
+    if not rates:
+        raise InputError("Choose at least one learning rate.")
+    for rate in rates:
+        if not isinstance(rate, (int, float)) or not math.isfinite(rate) or not 0 < rate <= MAX_LEARNING_RATE:
+            raise InputError(f"Learning rate must be a number above 0 and at most {MAX_LEARNING_RATE:g} "
+                             f"(got {rate}).")
+    return [float(r) for r in rates]
+
+
+def check_seed(seed: int) -> int:
+    """Random seed: a whole number from 0 to 2**31 - 1."""
+    if isinstance(seed, bool) or int(seed) != seed or not 0 <= seed < 2**31:
+        raise InputError(f"Seed must be a whole number from 0 to {2**31 - 1} (got {seed}).")
+    return int(seed)
+
+
+def pair_up(filters: list[int], rates: list[float]) -> tuple[list[int], list[float]]:
+    """Pair filters with learning rates: one of either is repeated to match the other."""
+    if len(filters) == 1:
+        filters = filters * len(rates)
+    if len(rates) == 1:
+        rates = rates * len(filters)
+    if len(filters) != len(rates):
+        raise InputError(f"Give one learning rate, or one per filter ({len(filters)} filters, "
+                         f"{len(rates)} learning rates).")
+    return filters, rates
