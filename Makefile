@@ -1,0 +1,26 @@
+# One command each: `make dashboard` (set up and start the dashboard), `make test` (set up and run all tests).
+VENV ?= .venv
+PY := $(VENV)/bin/python
+
+.PHONY: setup dashboard test browser-deps benchmark
+
+$(VENV)/.installed: requirements.txt requirements-test.txt pyproject.toml
+	python3 -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -r requirements-test.txt -e .
+	touch $@
+
+setup: $(VENV)/.installed
+
+dashboard: setup
+	$(VENV)/bin/streamlit run app.py
+
+browser-deps:
+	@command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium chromium-driver)
+
+test: setup browser-deps
+	$(PY) -m pytest -q
+
+benchmark: setup
+	$(PY) benchmarks/speed.py
+	$(PY) benchmarks/quality.py
