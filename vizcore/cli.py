@@ -1,0 +1,365 @@
+"""The command line: ``vizcore layers``, ``vizcore render`` and ``vizcore grid``.
+
+A mistake in the input ends as one ``error: ...`` line on stderr and exit code 2, never a traceback;
+Ctrl-C ends as ``interrupted`` and exit code 130. Output files are written atomically, so an
+interrupted or failed run never leaves a half-written picture.
+"""
+from __future__ import annotations
+
+import argparse
+import functools
+import json
+import math
+import random
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TextIO
+
+import numpy as np
+from PIL import Image, ImageDraw
+
+from vizcore import validate
+from vizcore.atomic import atomic_path
+from vizcore.cache import RenderCache
+from vizcore.errors import InputError, VizError
+from vizcore.methods import METHODS, get_method
+from vizcore.metrics import quality_score
+from vizcore.models import LayerInfo, LoadedModel, load_model
+from vizcore.render import Engine, RenderResult, Settings
+
+EXIT_BAD_INPUT = 2
+EXIT_INTERRUPTED = 130
+MODEL_CHOICES = ("auto", "imagenet", "hed-vgg16")
+FILTER_LIST_HELP = "filters as 0-63, 0,3,7 or 0-7,12 (default: every filter of the layer)"
+GRID_MARGIN, GRID_LABEL_HEIGHT = 4, 12
+
+
+# ---------------------------------------------------------------- progress
+
+
+class ProgressBar:
+    """A progress bar with ETA on stderr: redrawn in place on a terminal, a line per quarter otherwise."""
+
+    def __init__(self, total: int, label: str, stream: TextIO | None = None, width: int = 30):
+        self.total, self.label, self.width = max(total, 1), label, width
+        self.stream = stream or sys.stderr
+        self.live = self.stream.isatty()
+        self.start = time.monotonic()
+        self._last_draw = -math.inf
+        self._last_quarter = -1
+        self.update(0)
+
+    def update(self, done: int) -> None:
+        """Show that ``done`` of ``total`` units are finished."""
+        now = time.monotonic()
+        if self.live:
+            if done >= self.total or now - self._last_draw >= 0.1:
+                self.stream.write("\r" + self.line(done, now))
+                self._last_draw = now
+        elif done * 4 // self.total > self._last_quarter:
+            self._last_quarter = done * 4 // self.total
+            self.stream.write(self.line(done, now) + "\n")
+        self.stream.flush()
+
+    def line(self, done: int, now: float) -> str:
+        """The bar, percentage, counts, elapsed time and ETA as one line."""
+        fraction = min(done / self.total, 1.0)
+        filled = round(fraction * self.width)
+        elapsed = now - self.start
+        eta = format_seconds(elapsed / done * (self.total - done)) if done else "?"
+        return (f"{self.label} [{'#' * filled}{'.' * (self.width - filled)}] {fraction:4.0%} "
+                f"{done}/{self.total} steps, {format_seconds(elapsed)} elapsed, ETA {eta}")
+
+    def close(self) -> None:
+        """End the in-place line so later output starts on a fresh line."""
+        if self.live:
+            self.stream.write("\n")
+            self.stream.flush()
+
+
+def format_seconds(seconds: float) -> str:
+    """Seconds as m:ss."""
+    minutes, rest = divmod(round(seconds), 60)
+    return f"{minutes}:{rest:02d}"
+
+
+# ---------------------------------------------------------------- input checks
+
+
+def check_output_path(path: Path) -> Path:
+    """The picture's path must be a .png file in an existing, writable folder (checked before rendering)."""
+    if path.suffix.lower() != ".png":
+        raise InputError(f"The output must be a .png file (got {path}).")
+    if path.is_dir():
+        raise InputError(f"The output path {path} is a folder: give a file name such as {path / 'picture.png'}.")
+    folder = path.parent
+    if not folder.is_dir():
+        raise InputError(f"Cannot write {path}: the folder {folder} does not exist.")
+    try:
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as error:
+        raise InputError(f"Cannot write {path}: the folder {folder} is not writable ({error.strerror}).") from None
+    return path
+
+
+def check_numbers(args: argparse.Namespace) -> None:
+    """Check the numeric settings before the model loads, so a typo fails at once."""
+    get_method(args.method)
+    if args.steps is not None:
+        validate.check_steps(args.steps)
+    validate.check_size(args.size)
+    if args.lr is not None:
+        validate.check_learning_rates([args.lr])
+    validate.check_seed(args.seed)
+
+
+def parse_filter(text: str) -> int | None:
+    """A filter number, or None for 'random'."""
+    if text.strip().lower() == "random":
+        return None
+    try:
+        return int(text)
+    except ValueError:
+        raise InputError(f"--filter must be a whole number or 'random' (got '{text}').") from None
+
+
+def parse_filter_ranges(text: str) -> list[tuple[int, int]]:
+    """'0-63', '0,3,7' or '0-7,12' -> inclusive (first, last) ranges."""
+    ranges = []
+    for part in text.split(","):
+        first, dash, last = part.strip().partition("-")
+        try:
+            ranges.append((int(first), int(last) if dash else int(first)))
+        except ValueError:
+            raise InputError(f"--filters must look like 0-63, 0,3,7 or 0-7,12 (got '{text}').") from None
+        if ranges[-1][1] < ranges[-1][0]:
+            raise InputError(f"The filter range {part.strip()} runs backwards: write {last}-{first}.")
+    return ranges
+
+
+def expand_filters(ranges: list[tuple[int, int]] | None, layer: LayerInfo) -> list[int]:
+    """Every filter in the ranges (all of the layer's if None), in order, without repeats."""
+    if ranges is None:
+        return list(range(layer.filters))
+    for first, last in ranges:
+        validate.check_filters(layer, [first, last])
+    return list(dict.fromkeys(i for first, last in ranges for i in range(first, last + 1)))
+
+
+def check_grid_layout(args: argparse.Namespace) -> None:
+    """Batch size from 1 to the engine's maximum; at least one column."""
+    if not 1 <= args.batch <= validate.MAX_BATCH:
+        raise InputError(f"--batch must be from 1 to {validate.MAX_BATCH} (got {args.batch}).")
+    if args.columns < 1:
+        raise InputError(f"--columns must be at least 1 (got {args.columns}).")
+
+
+# ---------------------------------------------------------------- model, rendering, files
+
+
+@functools.cache
+def named_model(source: str) -> LoadedModel:
+    """A model by source name, loaded once per process (weights files are loaded fresh every time)."""
+    return load_model(source)
+
+
+def open_model(args: argparse.Namespace) -> LoadedModel:
+    """The model chosen by --model / --weights."""
+    return load_model(weights_path=args.weights) if args.weights else named_model(args.model)
+
+
+def open_engine(args: argparse.Namespace) -> Engine:
+    """An engine on the chosen model, with the disk cache unless --no-cache; announces the weights on stderr."""
+    model = open_model(args)
+    announce_weights(model, sys.stderr)
+    return Engine(model, None if args.no_cache else RenderCache())
+
+
+def announce_weights(model: LoadedModel, stream: TextIO) -> None:
+    """Which weights are in use, and why if it was a fallback."""
+    print(f"weights: {model.weights_description}", file=stream)
+    if model.notice:
+        print(f"note: {model.notice}", file=stream)
+
+
+def settings_for(engine: Engine, args: argparse.Namespace, filters: Sequence[int]) -> Settings:
+    """Validated engine settings for these filters from the shared rendering options."""
+    return engine.settings(args.layer, filters, method=args.method, steps=args.steps, size=args.size,
+                           learning_rates=None if args.lr is None else [args.lr], seed=args.seed)
+
+
+def render_all(engine: Engine, batches: Sequence[Settings], label: str) -> tuple[list[RenderResult], float]:
+    """Render the batches in turn under one progress bar over all pictures; also return the seconds taken."""
+    bar = ProgressBar(sum(len(s.filters) * s.steps for s in batches), label)
+    results: list[RenderResult] = []
+    done = 0
+    try:
+        for settings in batches:
+            for frame in engine.run(settings, preview_every=settings.steps):
+                bar.update(done + frame.step * len(settings.filters))
+            results.append(frame.result)
+            done += len(settings.filters) * settings.steps
+    finally:
+        bar.close()
+    return results, time.monotonic() - bar.start
+
+
+def save_png(path: Path, picture: Image.Image) -> None:
+    """Write the picture as PNG atomically."""
+    try:
+        with atomic_path(path) as temporary:
+            picture.save(temporary, format="PNG")
+    except OSError as error:
+        raise InputError(f"Could not write {path}: {error.strerror or error}.") from None
+
+
+def grid_picture(images: Sequence[np.ndarray], labels: Sequence[str], columns: int) -> Image.Image:
+    """Tiles in rows of ``columns`` with small margins, each labelled above."""
+    size = images[0].shape[0]
+    columns = min(columns, len(images))
+    rows = math.ceil(len(images) / columns)
+    cell_width, cell_height = size + GRID_MARGIN, size + GRID_LABEL_HEIGHT + GRID_MARGIN
+    canvas = Image.new("RGB", (GRID_MARGIN + columns * cell_width, GRID_MARGIN + rows * cell_height), "white")
+    draw = ImageDraw.Draw(canvas)
+    for i, (image, label) in enumerate(zip(images, labels)):
+        row, column = divmod(i, columns)
+        x, y = GRID_MARGIN + column * cell_width, GRID_MARGIN + row * cell_height
+        draw.text((x, y), label, fill="black")
+        canvas.paste(Image.fromarray(image), (x, y + GRID_LABEL_HEIGHT))
+    return canvas
+
+
+# ---------------------------------------------------------------- subcommands
+
+
+def run_layers(args: argparse.Namespace) -> int:
+    """Print the conv layer catalog and the weights in use."""
+    model = open_model(args)
+    announce_weights(model, sys.stdout)
+    print(f"{'layer':<14}{'filters':>8}{'stride':>8}{'receptive field':>17}")
+    for info in model.layers:
+        print(f"{info.name:<14}{info.filters:>8}{info.stride:>8}{info.receptive_field:>14} px")
+    print(f"{len(model.layers)} conv layers, {sum(i.filters for i in model.layers)} filters in total")
+    return 0
+
+
+def run_render(args: argparse.Namespace) -> int:
+    """Render one filter's picture to a PNG; print a summary line, or a JSON report with --json."""
+    out = check_output_path(args.out)
+    check_numbers(args)
+    chosen = parse_filter(args.filter)
+    engine = open_engine(args)
+    layer = engine.model.layer(args.layer)
+    index = random.SystemRandom().randrange(layer.filters) if chosen is None else chosen
+    settings = settings_for(engine, args, [index])
+    [result], seconds = render_all(engine, [settings], f"{layer.name} filter {index}")
+    save_png(out, Image.fromarray(result.images[0]))
+    notes = ([f"Filter {index} was picked at random from 0-{layer.filters - 1}."] if chosen is None else [])
+    notes += result.notes
+    if args.json:
+        report = render_report(engine.model, result, out, seconds, notes) | {"filter_random": chosen is None}
+        print(json.dumps(report))
+    for note in notes:
+        print(f"note: {note}", file=sys.stderr)
+    summary = (f"{layer.name} filter {index} | {settings.method} | weights {engine.model.weights} | "
+               f"activation {float(result.activation[0]):.4g} | {seconds:.1f} s -> {out}")
+    print(summary, file=sys.stderr if args.json else sys.stdout)
+    return 0
+
+
+def render_report(model: LoadedModel, result: RenderResult, out: Path, seconds: float,
+                  notes: list[str]) -> dict:
+    """Everything about one render as plain JSON values."""
+    s = result.settings
+    losses = [float(v) for v in result.loss_history[:, 0]]
+    return {
+        "layer": s.layer, "filter": s.filters[0], "method": s.method, "steps": s.steps, "size": s.size,
+        "lr": s.learning_rates[0], "seed": s.seed, "weights": model.weights,
+        "weights_description": model.weights_description, "fingerprint": model.fingerprint,
+        "activation": float(result.activation[0]),
+        "quality": quality_score(model, s.layer, s.filters[0], result.images[0]),
+        "loss_first": losses[0], "loss_last": losses[-1], "loss_history": losses,
+        "seconds": round(seconds, 3), "out": str(out), "notes": notes,
+    }
+
+
+def run_grid(args: argparse.Namespace) -> int:
+    """Render several filters of one layer in batches and save them as one labelled grid PNG."""
+    out = check_output_path(args.out)
+    check_numbers(args)
+    check_grid_layout(args)
+    ranges = None if args.filters is None else parse_filter_ranges(args.filters)
+    engine = open_engine(args)
+    layer = engine.model.layer(args.layer)
+    filters = expand_filters(ranges, layer)
+    batches = [settings_for(engine, args, filters[i:i + args.batch]) for i in range(0, len(filters), args.batch)]
+    results, seconds = render_all(engine, batches, f"{layer.name} {len(filters)} filters")
+    images = np.concatenate([result.images for result in results])
+    save_png(out, grid_picture(images, [str(i) for i in filters], args.columns))
+    for note in dict.fromkeys(note for result in results for note in result.notes):
+        print(f"note: {note}", file=sys.stderr)
+    print(f"{layer.name} {len(filters)} filters | {batches[0].method} | weights {engine.model.weights} | "
+          f"{seconds:.1f} s -> {out}")
+    return 0
+
+
+# ---------------------------------------------------------------- parser and entry point
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser; options shared by several subcommands are defined once, as parent parsers."""
+    model_options = argparse.ArgumentParser(add_help=False)
+    group = model_options.add_argument_group("model")
+    group.add_argument("--model", choices=MODEL_CHOICES, default="auto",
+                       help="weights to use: auto = ImageNet if reachable, else the offline hed-vgg16 (default)")
+    group.add_argument("--weights", metavar="PATH", help="a local VGG16 weights file (.weights.h5 or .h5); "
+                       "overrides --model")
+
+    render_options = argparse.ArgumentParser(add_help=False)
+    group = render_options.add_argument_group("rendering")
+    group.add_argument("--layer", required=True, help="conv layer name, e.g. block3_conv1 (see `vizcore layers`)")
+    group.add_argument("--method", choices=list(METHODS), default="robust",
+                       help="robust: clean Lucid-style pictures (default); classic: the original notebook's loop")
+    group.add_argument("--steps", type=int, help=f"iterations, 1-{validate.MAX_STEPS} (default: the method's)")
+    group.add_argument("--size", type=int, default=128,
+                       help=f"picture size in pixels, {validate.MIN_SIZE}-{validate.MAX_SIZE} (default 128)")
+    group.add_argument("--lr", type=float, help="learning rate (default: the method's: robust 0.05, classic 4)")
+    group.add_argument("--seed", type=int, default=0, help="random seed of the start image and transforms (default 0)")
+    group.add_argument("--out", type=Path, required=True, help="output .png file (written atomically)")
+    group.add_argument("--no-cache", action="store_true", help="do not read or write the disk cache of renders")
+
+    parser = argparse.ArgumentParser(prog="vizcore", description="See what a filter of VGG16 responds to: "
+                                     "render the picture that excites it most (feature visualisation).")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    layers = commands.add_parser("layers", parents=[model_options], help="list the conv layers and the weights")
+    layers.set_defaults(run=run_layers)
+    render = commands.add_parser("render", parents=[model_options, render_options], help="render one filter")
+    render.add_argument("--filter", required=True, help="filter number, or 'random' (picked with the system's "
+                        "random source, independent of --seed; the choice is reported)")
+    render.add_argument("--json", action="store_true", help="print a JSON report on stdout (includes the quality "
+                        "score: the picture's activation x the strongest natural photo)")
+    render.set_defaults(run=run_render)
+    grid = commands.add_parser("grid", parents=[model_options, render_options], help="render many filters as a grid")
+    grid.add_argument("--filters", help=FILTER_LIST_HELP)
+    grid.add_argument("--batch", type=int, default=16, help="filters rendered together (default 16; more is faster "
+                      "per filter but uses more memory)")
+    grid.add_argument("--columns", type=int, default=8, help="pictures per row of the grid (default 8)")
+    grid.set_defaults(run=run_grid)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line and return the exit code: 0 done, 2 bad input, 130 interrupted."""
+    try:
+        args = build_parser().parse_args(argv)
+        return args.run(args)
+    except VizError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
