@@ -33,10 +33,14 @@ def affine_matrices(batch: tf.Tensor, size: int, seed: tf.Tensor, jitter: float,
 
 def random_affine(size: int, jitter: float = 8.0, scale: tuple[float, float] = (0.9, 1.1),
                   degrees: float = 8.0) -> Transform:
-    """Jitter, zoom and rotate each image at random in one bilinear resampling with reflected borders."""
+    """Jitter, zoom and rotate at random in one bilinear resampling with reflected borders.
+
+    The whole batch gets the same draw, so a picture does not depend on what is rendered beside it.
+    """
 
     def inner(images: tf.Tensor, seed: tf.Tensor) -> tf.Tensor:
-        matrices = affine_matrices(tf.shape(images)[0], size, seed, jitter, scale, degrees)
+        matrix = affine_matrices(1, size, seed, jitter, scale, degrees)
+        matrices = tf.tile(matrix, [tf.shape(images)[0], 1])
         return tf.raw_ops.ImageProjectiveTransformV3(
             images=images, transforms=matrices, output_shape=[size, size], fill_value=0.0,
             interpolation="BILINEAR", fill_mode="REFLECT")

@@ -1,0 +1,155 @@
+"""The optimisation loop on tiny models: the classic method is the notebook's, robust wakes dead filters,
+compiled steps do not retrace, results are deterministic and cached."""
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from conftest import tiny_model
+from vizcore import Engine, InputError, LoadedModel, get_method
+from vizcore.cache import RenderCache
+from vizcore.methods import CLASSIC, min_max_uint8
+
+
+def seed_notebook_loop(model: keras.Model, layer: str, filter_index: int, start: np.ndarray,
+                       iterations: int, learning_rate: float) -> tuple[list[float], np.ndarray]:
+    """The original notebook, written out plainly (eager, one image)."""
+    submodel = keras.Model(model.inputs, model.get_layer(layer).output)
+    image = tf.constant(start)
+    losses = []
+    for _ in range(iterations):
+        with tf.GradientTape() as tape:
+            tape.watch(image)
+            loss = tf.reduce_mean(submodel(image)[..., filter_index])
+        grads = tf.math.l2_normalize(tape.gradient(loss, image))
+        image = image + grads * learning_rate
+        losses.append(float(loss))
+    return losses, image.numpy()
+
+
+def test_classic_matches_the_notebook_step_by_step(tiny):
+    engine = Engine(tiny)
+    settings = engine.settings("conv2", [3], method="classic", steps=12, size=32, seed=5)
+    result = engine.render(settings)
+    start = CLASSIC.parameterisation(32).init(1, np.random.default_rng(5))
+    losses, image = seed_notebook_loop(tiny.keras_model, "conv2", 3, start, 12, 4.0)
+    np.testing.assert_allclose(result.loss_history[:, 0], losses, rtol=1e-4, atol=1e-6)
+    assert np.abs(result.images.astype(int) - min_max_uint8(image).astype(int)).max() <= 1
+    assert losses[-1] > losses[0]  # the comparison is not vacuous
+
+
+def test_robust_raises_the_activation(tiny):
+    engine = Engine(tiny)
+    result = engine.render(engine.settings("conv2", [0, 1], steps=40, size=32, seed=1))
+    assert result.images.shape == (2, 32, 32, 3) and result.images.dtype == np.uint8
+    assert np.all(result.loss_history[-5:].mean(axis=0) > result.loss_history[:5].mean(axis=0))
+    assert np.all(result.activation > 0)
+
+
+def dead_filter_model() -> LoadedModel:
+    """A tiny model whose conv2 filter 0 is silent on every ordinary image (large negative bias)."""
+    model = tiny_model(seed=3)
+    kernel, bias = model.keras_model.get_layer("conv2").get_weights()
+    bias[0] = -40.0 * np.abs(kernel[..., 0]).sum() / kernel[..., 0].size
+    model.keras_model.get_layer("conv2").set_weights([kernel, bias])
+    return model
+
+
+def test_robust_wakes_a_dead_filter_and_classic_explains_it():
+    engine = Engine(dead_filter_model())
+    robust = engine.render(engine.settings("conv2", [0], steps=150, size=32, seed=0))
+    assert robust.loss_history[0, 0] == 0.0
+    assert robust.activation[0] > 0
+    assert "did not respond" in robust.notes[0]
+
+    classic = engine.render(engine.settings("conv2", [0], method="classic", steps=20, size=32, seed=0))
+    assert np.all(classic.loss_history == 0.0)
+    assert "no gradient" in classic.notes[0] and "Robust" in classic.notes[0]
+
+
+def test_filter_and_learning_rate_do_not_retrace(tiny):
+    engine = Engine(tiny)
+    for filters, rates in (([0], [0.05]), ([5], [0.2]), ([2], [0.01])):
+        engine.render(engine.settings("conv2", filters, steps=2, size=32, learning_rates=rates))
+    step = engine.compiled("conv2", get_method("robust"), 32).step
+    assert step.experimental_get_tracing_count() == 1
+
+
+def test_same_seed_same_picture_other_seed_other_picture(tiny):
+    engine = Engine(tiny)
+    first = engine.render(engine.settings("conv1", [1], steps=10, size=32, seed=7))
+    again = engine.render(engine.settings("conv1", [1], steps=10, size=32, seed=7))
+    other = engine.render(engine.settings("conv1", [1], steps=10, size=32, seed=8))
+    np.testing.assert_array_equal(first.images, again.images)
+    assert np.abs(first.images.astype(int) - other.images.astype(int)).mean() > 1
+
+
+def test_a_picture_does_not_depend_on_its_batch(tiny):
+    engine = Engine(tiny)
+    batch = engine.render(engine.settings("conv2", [1, 4], steps=15, size=32, seed=2))
+    alone = engine.render(engine.settings("conv2", [4], steps=15, size=32, seed=2))
+    assert np.abs(batch.images[1].astype(int) - alone.images[0].astype(int)).max() <= 2
+
+
+def test_learning_rates_render_side_by_side(tiny):
+    engine = Engine(tiny)
+    settings = engine.settings("conv2", [2], steps=10, size=32, learning_rates=[0.01, 0.2])
+    result = engine.render(settings)
+    assert settings.filters == (2, 2) and result.loss_history.shape == (10, 2)
+    assert not np.array_equal(result.images[0], result.images[1])
+    assert "learning rate 0.2" in result.caption(1)
+
+
+def test_frames_stream_progress_with_pictures_every_k_steps(tiny):
+    engine = Engine(tiny)
+    frames = list(engine.run(engine.settings("conv1", [0], steps=9, size=32), preview_every=4))
+    assert [f.step for f in frames] == list(range(1, 10))
+    assert [f.step for f in frames if f.images is not None] == [4, 8, 9]
+    assert frames[-1].result is not None and all(f.result is None for f in frames[:-1])
+    assert frames[4].losses.shape == (5, 1)
+
+
+def test_finished_renders_come_back_from_the_disk_cache(tiny, tmp_path):
+    engine = Engine(tiny, RenderCache(tmp_path))
+    settings = engine.settings("conv2", [1, 2], steps=6, size=32)
+    first = list(engine.run(settings))
+    cached = list(engine.run(settings))
+    assert len(first) == 6 and len(cached) == 1
+    np.testing.assert_array_equal(cached[0].result.images, first[-1].result.images)
+    np.testing.assert_allclose(cached[0].result.loss_history, first[-1].result.loss_history)
+
+    entry = next(tmp_path.rglob("*.npz"))
+    entry.write_bytes(b"not a zip file")
+    recomputed = list(engine.run(settings))
+    assert len(recomputed) == 6  # the corrupt entry was detected and the render redone
+    np.testing.assert_array_equal(recomputed[-1].result.images, first[-1].result.images)
+
+
+def test_other_settings_are_not_served_from_the_cache(tiny, tmp_path):
+    engine = Engine(tiny, RenderCache(tmp_path))
+    list(engine.run(engine.settings("conv2", [1], steps=6, size=32)))
+    assert len(list(engine.run(engine.settings("conv2", [1], steps=6, size=32, seed=1)))) == 6
+    assert len(list(engine.run(engine.settings("conv2", [1], steps=6, size=32, learning_rates=[0.1])))) == 6
+
+
+@pytest.mark.parametrize("kwargs, words", [
+    (dict(layer="conv9", filters=[0]), "Valid layers: conv1, conv2"),
+    (dict(layer="conv2", filters=[6]), "from 0 to 5"),
+    (dict(layer="conv2", filters=[-1]), "from 0 to 5"),
+    (dict(layer="conv2", filters=[0], steps=0), "from 1 to"),
+    (dict(layer="conv2", filters=[0], steps=10**9), "from 1 to"),
+    (dict(layer="conv2", filters=[0], learning_rates=[float("nan")]), "above 0"),
+    (dict(layer="conv2", filters=[0], learning_rates=[-1.0]), "above 0"),
+    (dict(layer="conv2", filters=[0], learning_rates=[0.0]), "above 0"),
+    (dict(layer="conv2", filters=[0], learning_rates=[1e9]), "at most"),
+    (dict(layer="conv2", filters=[0], size=8), "pixels"),
+    (dict(layer="conv2", filters=[0], size=100000), "pixels"),
+    (dict(layer="conv2", filters=[0], method="magic"), "Unknown method"),
+    (dict(layer="conv2", filters=[0, 1], learning_rates=[0.1, 0.2, 0.3]), "one per filter"),
+    (dict(layer="conv2", filters=[0], objective="fun"), "Unknown objective"),
+])
+def test_bad_settings_get_plain_messages(tiny, kwargs, words):
+    engine = Engine(tiny)
+    with pytest.raises(InputError, match=words):
+        settings = engine.settings(**kwargs)
+        engine.render(settings)
