@@ -4,8 +4,8 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
-
 from conftest import tiny_model
+
 from vizcore import Engine, InputError, LoadedModel, get_method
 from vizcore.cache import RenderCache
 from vizcore.methods import CLASSIC, min_max_uint8

@@ -1,8 +1,8 @@
 """Named recipes: each method is a parameterisation, transforms, an update rule and display rules."""
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 

@@ -6,13 +6,13 @@ import importlib.util
 import os
 import socket
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
+import keras
 import numpy as np
 import tensorflow as tf
-import keras
 
 from vizcore.atomic import atomic_path, cache_dir
 from vizcore.errors import InputError, WeightsError

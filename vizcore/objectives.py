@@ -2,7 +2,7 @@
 filter index per image. Each returns one value per image."""
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import tensorflow as tf
 

@@ -5,8 +5,8 @@ Each rule has ``init(params) -> state`` and ``update(params, grad, state, lr, t)
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import tensorflow as tf
 

@@ -6,8 +6,8 @@ the starting parameters (numpy) and ``to_image(params)`` turns them into images 
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 import tensorflow as tf

@@ -3,18 +3,18 @@ generator of frames so a UI can draw progress live and stop at any time."""
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Callable, Iterator, Sequence
 
 import numpy as np
 import tensorflow as tf
 
 from vizcore import validate
 from vizcore.cache import CachedPicture, RenderCache
+from vizcore.errors import InputError
 from vizcore.methods import Method, get_method
 from vizcore.models import LoadedModel
 from vizcore.objectives import OBJECTIVES, Objective
-from vizcore.errors import InputError
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,7 @@ shifts, zooms and rotations (transformation robustness, Distill 2017)."""
 from __future__ import annotations
 
 import math
-from typing import Callable
+from collections.abc import Callable
 
 import tensorflow as tf
 

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from collections.abc import Sequence
 
 from vizcore.errors import InputError
 from vizcore.models import LayerInfo
