@@ -91,10 +91,10 @@ def format_seconds(seconds: float) -> str:
 
 def check_output_path(path: Path) -> Path:
     """The picture's path must be a .png file in an existing, writable folder (checked before rendering)."""
-    if path.suffix.lower() != ".png":
-        raise InputError(f"The output must be a .png file (got {path}).")
     if path.is_dir():
         raise InputError(f"The output path {path} is a folder: give a file name such as {path / 'picture.png'}.")
+    if path.suffix.lower() != ".png":
+        raise InputError(f"The output must be a .png file (got {path}).")
     folder = path.parent
     if not folder.is_dir():
         raise InputError(f"Cannot write {path}: the folder {folder} does not exist.")
