@@ -3,6 +3,7 @@ in-process for bad input (exit code 2, one plain `error:` line, no traceback, no
 import io
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -80,6 +81,7 @@ def test_progress_bar_off_a_terminal_prints_a_few_lines_ending_at_100_percent():
     assert len(lines) == 5  # 0 %, 25 %, 50 %, 75 %, 100 %
     assert "100%" in lines[-1] and "1000/1000" in lines[-1] and "ETA 0:00" in lines[-1]
     assert "ETA ?" in lines[0]
+    assert re.search(r"ETA \d+:\d\d$", lines[1]), lines[1]  # known once steps have been timed
 
 
 def test_grid_picture_has_margins_and_label_rows():

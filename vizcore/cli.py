@@ -50,14 +50,17 @@ class ProgressBar:
         self.start = time.monotonic()
         self._last_draw = -math.inf
         self._last_quarter = -1
+        self._first: tuple[int, float] | None = None  # ETA counts from the first step, after compiling
         self.update(0)
 
     def update(self, done: int) -> None:
         """Show that ``done`` of ``total`` units are finished."""
         now = time.monotonic()
+        if self._first is None and done > 0:
+            self._first = (done, now)
         if self.live:
             if done >= self.total or now - self._last_draw >= 0.1:
-                self.stream.write("\r" + self.line(done, now))
+                self.stream.write("\r" + self.line(done, now) + "\033[K")
                 self._last_draw = now
         elif done * 4 // self.total > self._last_quarter:
             self._last_quarter = done * 4 // self.total
@@ -69,9 +72,17 @@ class ProgressBar:
         fraction = min(done / self.total, 1.0)
         filled = round(fraction * self.width)
         elapsed = now - self.start
-        eta = format_seconds(elapsed / done * (self.total - done)) if done else "?"
         return (f"{self.label} [{'#' * filled}{'.' * (self.width - filled)}] {fraction:4.0%} "
-                f"{done}/{self.total} steps, {format_seconds(elapsed)} elapsed, ETA {eta}")
+                f"{done}/{self.total} steps, {format_seconds(elapsed)} elapsed, ETA {self.eta(done, now)}")
+
+    def eta(self, done: int, now: float) -> str:
+        """Time left at the pace since the first finished step ('?' until that pace is known)."""
+        if done >= self.total:
+            return format_seconds(0)
+        if self._first is None or done <= self._first[0]:
+            return "?"
+        first_done, first_time = self._first
+        return format_seconds((now - first_time) / (done - first_done) * (self.total - done))
 
     def close(self) -> None:
         """End the in-place line so later output starts on a fresh line."""
