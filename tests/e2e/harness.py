@@ -1,0 +1,245 @@
+"""Start the real dashboard server and drive it with Debian's Chromium (shared by the e2e tests and the benchmark)."""
+from __future__ import annotations
+
+import json
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from playwright.sync_api import Browser, ConsoleMessage, Error, Locator, Page, Playwright, expect
+
+ROOT = Path(__file__).resolve().parents[2]
+CHROMIUM = "/usr/bin/chromium"
+# Playwright refuses --user-data-dir in launch() (it asks for launch_persistent_context, which allows only one
+# context); we let it create its own fresh temporary profile per launch instead, which it deletes on close.
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+START_TIMEOUT_S = 90.0
+RUN_TIMEOUT_MS = 180_000
+
+EXCEPTION = '[data-testid="stException"]'
+IMAGES = '[role="tabpanel"]:not([hidden]) [data-testid="stImage"] img'
+ALERTS = '[data-testid="stAlert"]'
+CHARTS = '[data-testid="stVegaLiteChart"], [data-testid="stArrowVegaLiteChart"], [data-testid="stPlotlyChart"]'
+
+
+def free_port() -> int:
+    """A TCP port that is free on localhost right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def proc_status_kib(pid: int, field_name: str) -> int:
+    """A memory figure (e.g. VmRSS, VmHWM) of a process from /proc/<pid>/status, in KiB."""
+    text = Path(f"/proc/{pid}/status").read_text()
+    return int(re.search(rf"^{field_name}:\s+(\d+) kB", text, re.MULTILINE).group(1))
+
+
+@dataclass
+class DashboardServer:
+    """A running `streamlit run app.py` process on a free localhost port."""
+
+    process: subprocess.Popen
+    url: str
+    log_path: Path
+    started_at: float = field(default_factory=time.perf_counter)
+
+    def health(self) -> str:
+        """The body of /_stcore/health ("ok" when serving), or the reason it could not be read."""
+        try:
+            with urllib.request.urlopen(f"{self.url}/_stcore/health", timeout=5) as response:
+                return response.read().decode()
+        except OSError as error:
+            return f"unreachable: {error}"
+
+    def rss_mib(self) -> float:
+        """Resident memory of the server process now, in MiB."""
+        return proc_status_kib(self.process.pid, "VmRSS") / 1024
+
+    def peak_rss_mib(self) -> float:
+        """Highest resident memory the server process has had so far, in MiB."""
+        return proc_status_kib(self.process.pid, "VmHWM") / 1024
+
+    def log_tail(self, lines: int = 40) -> str:
+        """The last lines the server printed."""
+        return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+
+    def stop(self) -> None:
+        """Terminate the server (kill it if it does not exit within 10 s)."""
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+
+def start_server(cache_dir: Path, log_path: Path, app: Path = ROOT / "app.py") -> DashboardServer:
+    """Start the dashboard on the offline weights with its own render cache; return once /_stcore/health is ok."""
+    port = free_port()
+    env = dict(os.environ, VIZCORE_MODEL="hed-vgg16", VIZCORE_CACHE=str(cache_dir), TF_CPP_MIN_LOG_LEVEL="2")
+    command = [sys.executable, "-m", "streamlit", "run", str(app), "--server.port", str(port),
+               "--server.address", "127.0.0.1", "--server.headless", "true",
+               "--browser.gatherUsageStats", "false"]
+    with open(log_path, "wb") as log:
+        process = subprocess.Popen(command, cwd=app.parent, env=env, stdout=log, stderr=subprocess.STDOUT)
+    server = DashboardServer(process, f"http://127.0.0.1:{port}", log_path)
+    deadline = time.monotonic() + START_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            break
+        if server.health() == "ok":
+            return server
+        time.sleep(0.2)
+    server.stop()
+    raise RuntimeError(f"the dashboard did not become healthy within {START_TIMEOUT_S:.0f} s "
+                       f"(exit code {process.returncode}); log tail:\n{server.log_tail()}")
+
+
+def launch_browser(playwright: Playwright) -> Browser:
+    """Debian's Chromium, headless, with a fresh temporary profile (never `playwright install`)."""
+    return playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+
+
+class DashboardTab:
+    """One browser page on the dashboard: drives widgets by label and collects console errors and page errors."""
+
+    def __init__(self, page: Page, url: str):
+        self.page = page
+        self.url = url
+        self.errors: list[str] = []
+        page.add_init_script(PAGE_PROBE)
+        page.on("console", self._on_console)
+        page.on("pageerror", self._on_page_error)
+
+    def _on_console(self, message: ConsoleMessage) -> None:
+        if message.type == "error":
+            self.errors.append(f"console: {message.text} at {message.location}")
+
+    def _on_page_error(self, error: Error) -> None:
+        self.errors.append(f"pageerror: {error}")
+
+    def open(self, query: str = "") -> None:
+        """Open the dashboard (with an optional query string); return when its first run has finished."""
+        self.page.goto(f"{self.url}/{query}")
+        expect(self.button("Generate")).to_be_visible(timeout=RUN_TIMEOUT_MS)
+        self._wait_for_runs(0)
+
+    def _runs(self) -> int:
+        return self.page.evaluate("() => window.__vz.runs")
+
+    def _wait_for_runs(self, more_than: int) -> None:
+        self.page.wait_for_function("n => window.__vz.runs > n && window.__vz.state === 'notRunning'",
+                                    arg=more_than, timeout=RUN_TIMEOUT_MS)
+
+    @contextmanager
+    def rerun(self) -> Iterator[None]:
+        """Wrap an interaction that makes Streamlit rerun the script; return once that run has finished."""
+        before = self._runs()
+        yield
+        self._wait_for_runs(before)
+
+    def button(self, name: str) -> Locator:
+        """The button with exactly this text."""
+        return self.page.get_by_role("button", name=name, exact=True)
+
+    def choose(self, label: str, option: str | re.Pattern) -> None:
+        """Pick an option of the selectbox with this label (nothing to do if it is already chosen)."""
+        box = self.page.get_by_label(label, exact=True)
+        current = box.input_value()
+        if current == option if isinstance(option, str) else option.search(current):
+            return
+        with self.rerun():
+            box.click()
+            self.page.get_by_role("option", name=option, exact=isinstance(option, str)).click()
+
+    def select_exactly(self, label: str, count: int) -> list[str]:
+        """Clear the multiselect with this label, pick its first ``count`` options; return their names."""
+        widget = self.page.get_by_test_id("stMultiSelect").filter(has=self.page.get_by_label(label, exact=True))
+        clear = widget.get_by_role("button", name="Clear all")
+        if clear.count():
+            with self.rerun():
+                clear.click()
+        chosen = []
+        for _ in range(count):
+            widget.get_by_label(label, exact=True).click()
+            option = self.page.get_by_role("option").filter(has_not_text="Select all").first
+            chosen.append(option.inner_text().strip())
+            with self.rerun():
+                option.click()
+        self.page.keyboard.press("Escape")
+        expect(widget.locator("[data-tag]")).to_have_count(count)
+        return chosen
+
+    def type_number(self, label: str, value: str) -> None:
+        """Type into the number input with this label and commit it with Enter."""
+        field = self.page.get_by_label(label, exact=True)
+        if field.input_value() == value:
+            return
+        with self.rerun():
+            field.fill(value)
+            field.press("Enter")
+
+    def images(self) -> Locator:
+        """The pictures in the visible tab."""
+        return self.page.locator(IMAGES)
+
+    def record_frames(self) -> None:
+        """Forget the pictures seen so far; frames() then lists only the ones shown from now on."""
+        self.page.evaluate("() => { window.__vz.frames = []; }")
+
+    def frames(self) -> list[dict]:
+        """Distinct pictures shown since record_frames: dicts with src, done (Download PNG present) and t (ms)."""
+        return self.page.evaluate("() => window.__vz.frames")
+
+    def wait_for_frames(self, count: int = 1) -> None:
+        """Wait until at least ``count`` distinct pictures were shown since record_frames."""
+        self.page.wait_for_function("n => window.__vz.frames.length >= n", arg=count, timeout=RUN_TIMEOUT_MS)
+
+    def wait_for_result(self, timeout_ms: int = RUN_TIMEOUT_MS) -> None:
+        """Wait until the finished picture and its Download PNG button are shown."""
+        expect(self.button("Download PNG")).to_be_visible(timeout=timeout_ms)
+        expect(self.images().first).to_be_visible()
+
+    def problems(self) -> list[str]:
+        """Exception elements, traceback text and console errors seen on the page (empty when all is well)."""
+        found = list(self.errors)
+        if self.page.locator(EXCEPTION).count():
+            found.append(f"exception element: {self.page.locator(EXCEPTION).first.inner_text()[:500]}")
+        if "Traceback" in self.page.locator("body").inner_text():
+            found.append("the word 'Traceback' is on the page")
+        return found
+
+
+# Installed in every page before Streamlit loads: counts finished script runs (stApp's data-test-script-state
+# going back to "notRunning") and remembers every distinct picture src shown in the visible tab.
+PAGE_PROBE = """
+(() => {
+  const vz = window.__vz = {runs: 0, state: null, frames: [], seen: new Set()};
+  const observe = () => {
+    const app = document.querySelector('[data-testid="stApp"]');
+    const state = app && app.getAttribute('data-test-script-state');
+    if (state !== vz.state && state === 'notRunning') vz.runs += 1;
+    vz.state = state;
+    const done = document.querySelector('[data-testid="stDownloadButton"]') !== null;
+    for (const img of document.querySelectorAll(SELECTOR)) {
+      const src = img.getAttribute('src');
+      if (src && !vz.seen.has(src)) {
+        vz.seen.add(src);
+        vz.frames.push({src, done, t: performance.now()});
+      }
+    }
+  };
+  new MutationObserver(observe).observe(document, {subtree: true, childList: true, attributes: true,
+                                                   attributeFilter: ['src', 'data-test-script-state']});
+})();
+""".replace("SELECTOR", json.dumps(IMAGES))

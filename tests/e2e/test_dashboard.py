@@ -1,0 +1,140 @@
+"""The dashboard in a real Chromium against a real Streamlit server and the real (offline) VGG16."""
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+import pytest
+from harness import ALERTS, CHARTS, ROOT, DashboardServer, DashboardTab
+from playwright.sync_api import expect
+
+pytestmark = pytest.mark.browser
+
+SCREENSHOT = ROOT / "docs" / "screenshot.png"
+MAX_SERVER_RSS_MIB = 4096
+SESSIONS = 8
+QUALITY_WAIT_S = 180
+
+
+def layer_option(name: str) -> re.Pattern:
+    """The Layer option for this layer, whatever filter count it shows next to the name."""
+    return re.compile(rf"^{name}\b")
+
+
+def generate(tab: DashboardTab) -> None:
+    """Start recording the pictures, click Generate and wait for the finished result."""
+    tab.record_frames()
+    tab.button("Generate").click()
+    tab.wait_for_result()
+
+
+def test_generate_shows_live_frames_then_the_result(tab: DashboardTab) -> None:
+    tab.open("?method=robust&steps=200&lr=0.05")
+    tab.choose("Layer", layer_option("block2_conv1"))
+    tab.type_number("Filter", "5")
+    tab.choose("Image size", "64")
+    generate(tab)
+
+    live = {frame["src"] for frame in tab.frames() if not frame["done"]}
+    assert len(live) >= 2, f"expected at least two different live pictures before the end, saw {tab.frames()}"
+    expect(tab.images()).to_have_count(1)
+    expect(tab.page.get_by_text("block2_conv1 filter 5 · Robust · 200 iterations")).to_be_visible()
+    assert re.search(r"layer=block2_conv1\b.*filter=5\b.*size=64\b", tab.page.url), tab.page.url
+    assert tab.problems() == []
+
+
+def test_compare_learning_rates_shows_two_pictures_and_one_chart(tab: DashboardTab) -> None:
+    tab.open("?layer=block1_conv1&filter=2&method=robust&steps=40&size=64")
+    with tab.rerun():
+        tab.page.get_by_role("tab", name="Compare learning rates").click()
+    rates = tab.select_exactly("Learning rates", 2)
+    tab.button("Compare").click()
+
+    expect(tab.images()).to_have_count(2, timeout=120_000)
+    expect(tab.page.locator(CHARTS)).to_have_count(1)
+    for rate in rates:
+        expect(tab.page.get_by_text(f"learning rate {rate}").first).to_be_visible()
+    assert tab.problems() == []
+
+
+def test_bad_link_values_get_plain_warnings_and_the_page_still_works(tab: DashboardTab) -> None:
+    tab.open("?layer=nonsense&filter=-5&lr=nan&steps=many&method=magic&size=7")
+
+    expect(tab.page.locator(ALERTS).filter(has_text="nonsense")).to_be_visible()
+    expect(tab.page.locator(ALERTS).filter(has_text="many")).to_be_visible()
+    assert tab.problems() == []
+    generate(tab)
+    assert tab.problems() == []
+
+
+def test_stop_and_a_change_mid_run_leave_the_page_usable(tab: DashboardTab) -> None:
+    tab.open("?layer=block3_conv1&filter=1&method=robust&steps=400&size=64")
+    tab.record_frames()
+    tab.button("Generate").click()
+    tab.wait_for_frames(1)
+    tab.button("Stop").click()
+    expect(tab.page.locator(ALERTS).filter(has_text="You pressed Stop")).to_be_visible()
+
+    tab.record_frames()
+    tab.button("Generate").click()
+    tab.wait_for_frames(1)
+    tab.type_number("Filter", "2")
+    expect(tab.page.locator(ALERTS).filter(has_text="setting was changed")).to_be_visible()
+
+    generate(tab)
+    expect(tab.page.get_by_text("block3_conv1 filter 2 · Robust · 400 iterations")).to_be_visible()
+    assert tab.problems() == []
+
+
+def test_cached_revisit_shows_the_stored_picture_at_once(tab: DashboardTab) -> None:
+    query = "?layer=block1_conv2&filter=7&method=robust&steps=50&lr=0.05&size=64"
+    tab.open(query)
+    generate(tab)
+    first = tab.frames()[-1]["src"]
+
+    tab.open(query)
+    generate(tab)
+    assert [frame["src"] for frame in tab.frames()] == [first], "a cached result shows the stored picture only"
+    expect(tab.page.get_by_text("Shown from the cache")).to_be_visible()
+    assert tab.problems() == []
+
+
+def test_eight_sessions_generate_at_once(new_tab: Callable[[], DashboardTab], dashboard: DashboardServer) -> None:
+    tabs = [new_tab() for _ in range(SESSIONS)]
+    for index, tab in enumerate(tabs):
+        tab.open(f"?layer=block1_conv1&filter={10 + index}&method=robust&steps=40&lr=0.05&size=64")
+    rss_before = dashboard.rss_mib()
+    for tab in tabs:
+        tab.record_frames()
+        tab.button("Generate").click()
+    for tab in tabs:
+        tab.wait_for_result()
+
+    assert dashboard.health() == "ok"
+    peak = dashboard.peak_rss_mib()
+    print(f"\nserver RSS before {rss_before:.0f} MiB, after {dashboard.rss_mib():.0f} MiB, peak {peak:.0f} MiB")
+    assert peak < MAX_SERVER_RSS_MIB
+    assert [tab.problems() for tab in tabs] == [[]] * SESSIONS
+
+
+def test_readme_screenshot(tab: DashboardTab) -> None:
+    tab.open("?layer=block4_conv1&filter=8&method=robust&steps=256&lr=0.05&size=128")
+    generate(tab)
+    wait_for_quality_number(tab)
+
+    assert tab.problems() == []
+    tab.page.mouse.move(1000, 10)  # no tooltip over the picture
+    expect(tab.page.get_by_role("tooltip")).to_have_count(0)
+    SCREENSHOT.parent.mkdir(exist_ok=True)
+    tab.page.screenshot(path=SCREENSHOT, full_page=True)
+
+
+def wait_for_quality_number(tab: DashboardTab) -> None:
+    """The natural-photo comparison is prepared in the background: press Generate (cached) until it shows."""
+    number = tab.page.get_by_text("the strongest natural photo")
+    for _ in range(QUALITY_WAIT_S // 5):
+        if number.count():
+            return
+        tab.page.wait_for_timeout(5000)
+        generate(tab)
+    expect(number).to_be_visible()
