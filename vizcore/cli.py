@@ -26,14 +26,13 @@ from vizcore.atomic import atomic_path
 from vizcore.cache import RenderCache
 from vizcore.errors import InputError, VizError
 from vizcore.methods import METHODS, get_method
-from vizcore.metrics import quality_score
+from vizcore.metrics import quality_score, reference_path
 from vizcore.models import LayerInfo, LoadedModel, load_model
 from vizcore.render import Engine, RenderResult, Settings
 
 EXIT_BAD_INPUT = 2
 EXIT_INTERRUPTED = 130
 MODEL_CHOICES = ("auto", "imagenet", "hed-vgg16")
-FILTER_LIST_HELP = "filters as 0-63, 0,3,7 or 0-7,12 (default: every filter of the layer)"
 GRID_MARGIN, GRID_LABEL_HEIGHT = 4, 12
 
 
@@ -259,7 +258,7 @@ def run_layers(args: argparse.Namespace) -> int:
 
 
 def run_render(args: argparse.Namespace) -> int:
-    """Render one filter's picture to a PNG; print a summary line, or a JSON report with --json."""
+    """Render one filter's picture to a PNG; print a summary line, and a JSON report on stdout with --json."""
     out = check_output_path(args.out)
     check_numbers(args)
     chosen = parse_filter(args.filter)
@@ -269,33 +268,38 @@ def run_render(args: argparse.Namespace) -> int:
     settings = settings_for(engine, args, [index])
     [result], seconds = render_all(engine, [settings], f"{layer.name} filter {index}")
     save_png(out, Image.fromarray(result.images[0]))
-    notes = ([f"Filter {index} was picked at random from 0-{layer.filters - 1}."] if chosen is None else [])
+    notes = [f"Filter {index} was picked at random from 0-{layer.filters - 1}."] if chosen is None else []
     notes += result.notes
     if args.json:
-        report = render_report(engine.model, result, out, seconds, notes) | {"filter_random": chosen is None}
-        print(json.dumps(report))
-    for note in notes:
-        print(f"note: {note}", file=sys.stderr)
-    summary = (f"{layer.name} filter {index} | {settings.method} | weights {engine.model.weights} | "
-               f"activation {float(result.activation[0]):.4g} | {seconds:.1f} s -> {out}")
-    print(summary, file=sys.stderr if args.json else sys.stdout)
+        print(json.dumps(render_report(engine.model, result, out, seconds, notes, chosen is None)))
+    print_notes(notes)
+    print(summary(engine.model, settings, f"filter {index}", f"activation {float(result.activation[0]):.4g}",
+                  f"{seconds:.1f} s -> {out}"), file=sys.stderr if args.json else sys.stdout)
     return 0
 
 
-def render_report(model: LoadedModel, result: RenderResult, out: Path, seconds: float,
-                  notes: list[str]) -> dict:
+def render_report(model: LoadedModel, result: RenderResult, out: Path, seconds: float, notes: list[str],
+                  filter_random: bool) -> dict:
     """Everything about one render as plain JSON values."""
     s = result.settings
     losses = [float(v) for v in result.loss_history[:, 0]]
     return {
-        "layer": s.layer, "filter": s.filters[0], "method": s.method, "steps": s.steps, "size": s.size,
-        "lr": s.learning_rates[0], "seed": s.seed, "weights": model.weights,
+        "layer": s.layer, "filter": s.filters[0], "filter_random": filter_random, "method": s.method,
+        "steps": s.steps, "size": s.size, "lr": s.learning_rates[0], "seed": s.seed, "weights": model.weights,
         "weights_description": model.weights_description, "fingerprint": model.fingerprint,
         "activation": float(result.activation[0]),
-        "quality": quality_score(model, s.layer, s.filters[0], result.images[0]),
+        "quality": quality(model, s.layer, s.filters[0], result.images[0]),
         "loss_first": losses[0], "loss_last": losses[-1], "loss_history": losses,
         "seconds": round(seconds, 3), "out": str(out), "notes": notes,
     }
+
+
+def quality(model: LoadedModel, layer: str, filter_index: int, image: np.ndarray) -> float | None:
+    """The quality score ("x the strongest natural photo"); says so when the one-off reference is measured."""
+    if not reference_path(model).exists():
+        print("note: measuring every filter on natural photos once, for the quality score (about a minute)",
+              file=sys.stderr)
+    return quality_score(model, layer, filter_index, image)
 
 
 def run_grid(args: argparse.Namespace) -> int:
@@ -311,14 +315,29 @@ def run_grid(args: argparse.Namespace) -> int:
     results, seconds = render_all(engine, batches, f"{layer.name} {len(filters)} filters")
     images = np.concatenate([result.images for result in results])
     save_png(out, grid_picture(images, [str(i) for i in filters], args.columns))
-    for note in dict.fromkeys(note for result in results for note in result.notes):
-        print(f"note: {note}", file=sys.stderr)
-    print(f"{layer.name} {len(filters)} filters | {batches[0].method} | weights {engine.model.weights} | "
-          f"{seconds:.1f} s -> {out}")
+    print_notes([note for result in results for note in result.notes])
+    print(summary(engine.model, batches[0], f"{len(filters)} filters", f"{seconds:.1f} s -> {out}"))
     return 0
 
 
+def print_notes(notes: Sequence[str]) -> None:
+    """Each distinct note as a `note:` line on stderr."""
+    for note in dict.fromkeys(notes):
+        print(f"note: {note}", file=sys.stderr)
+
+
+def summary(model: LoadedModel, settings: Settings, what: str, *details: str) -> str:
+    """One line: layer and filters, method, weights, then the details."""
+    return " | ".join([f"{settings.layer} {what}", settings.method, f"weights {model.weights}", *details])
+
+
 # ---------------------------------------------------------------- parser and entry point
+
+
+def method_defaults(attribute: str) -> str:
+    """E.g. 'robust 0.05, classic 4' for attribute 'default_lr'."""
+    return ", ".join(f"{method.name} {getattr(method, attribute):g}" for method in METHODS.values())
+
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -335,10 +354,12 @@ def build_parser() -> argparse.ArgumentParser:
     group.add_argument("--layer", required=True, help="conv layer name, e.g. block3_conv1 (see `vizcore layers`)")
     group.add_argument("--method", choices=list(METHODS), default="robust",
                        help="robust: clean Lucid-style pictures (default); classic: the original notebook's loop")
-    group.add_argument("--steps", type=int, help=f"iterations, 1-{validate.MAX_STEPS} (default: the method's)")
+    group.add_argument("--steps", type=int, help=f"iterations, 1-{validate.MAX_STEPS} "
+                       f"(default: the method's: {method_defaults('default_steps')})")
     group.add_argument("--size", type=int, default=128,
                        help=f"picture size in pixels, {validate.MIN_SIZE}-{validate.MAX_SIZE} (default 128)")
-    group.add_argument("--lr", type=float, help="learning rate (default: the method's: robust 0.05, classic 4)")
+    group.add_argument("--lr", type=float,
+                       help=f"learning rate (default: the method's: {method_defaults('default_lr')})")
     group.add_argument("--seed", type=int, default=0, help="random seed of the start image and transforms (default 0)")
     group.add_argument("--out", type=Path, required=True, help="output .png file (written atomically)")
     group.add_argument("--no-cache", action="store_true", help="do not read or write the disk cache of renders")
@@ -355,9 +376,8 @@ def build_parser() -> argparse.ArgumentParser:
                         "score: the picture's activation x the strongest natural photo)")
     render.set_defaults(run=run_render)
     grid = commands.add_parser("grid", parents=[model_options, render_options], help="render many filters as a grid")
-    grid.add_argument("--filters", help=FILTER_LIST_HELP)
-    grid.add_argument("--batch", type=int, default=16, help="filters rendered together (default 16; more is faster "
-                      "per filter but uses more memory)")
+    grid.add_argument("--filters", help="filters as 0-63, 0,3,7 or 0-7,12 (default: every filter of the layer)")
+    grid.add_argument("--batch", type=int, default=16, help="filters optimised together as one batch (default 16)")
     grid.add_argument("--columns", type=int, default=8, help="pictures per row of the grid (default 8)")
     grid.set_defaults(run=run_grid)
     return parser
