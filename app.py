@@ -1,0 +1,582 @@
+"""Filter Explorer: pick a layer and a filter of VGG16, press Generate and watch the picture form.
+
+Page layout only. The maths lives in ``vizcore`` (the engine) and what the page shows without
+Streamlit (URL parsing, pacing, PNG bytes) in ``vizcore.view``.  Start with ``streamlit run app.py``.
+"""
+from __future__ import annotations
+
+import contextlib
+import logging
+import math
+import os
+import random
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+
+import pandas as pd
+import streamlit as st
+
+import vizcore
+from vizcore.cache import RenderCache
+from vizcore.methods import METHODS
+from vizcore.render import Settings
+from vizcore.view import (
+    COMPARE_MAX,
+    MAX_ITERATIONS,
+    SIZES,
+    NaturalReference,
+    RunRecord,
+    StepClock,
+    View,
+    compare_defaults,
+    loss_chart_spec,
+    loss_columns,
+    lr_choices,
+    lr_decimals,
+    lr_step,
+    png_bytes,
+    png_name,
+    preview_every,
+    timed,
+    view_from_query,
+)
+
+LOG = logging.getLogger("filter_explorer")
+if not LOG.handlers:  # the script re-runs on every interaction; configure the logger once per process
+    _handler = logging.StreamHandler()
+    _handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    LOG.addHandler(_handler)
+    LOG.setLevel(logging.INFO)
+    LOG.propagate = False
+
+TABS = ("Single filter", "Compare learning rates", "Layer grid", "About")
+GRID_PAGE = 16
+GRID_COLUMNS = 4
+REDRAW_SECONDS = 0.3   # the live view (progress, curve) is redrawn at least this often...
+MIN_REDRAW_SECONDS = 0.1  # ...and new pictures are shown at once, but never more often than this
+CHART_HEIGHT = 280
+RESPONSE_AXIS = "Filter response"
+
+ss = st.session_state
+
+
+# ---------------------------------------------------------------- shared resources (all visitors)
+
+@st.cache_resource(show_spinner="Loading the VGG16 network (only on the first visit after a start)…")
+def load_engine(source: str) -> vizcore.Engine:
+    """The model, its compiled steps and the disk cache of finished pictures; thread-safe, shared."""
+    return vizcore.Engine(vizcore.load_model(source), RenderCache())
+
+
+@st.cache_resource
+def step_clock() -> StepClock:
+    """Measured seconds per step, so live pictures arrive about three times a second at any depth."""
+    return StepClock()
+
+
+@st.cache_resource
+def natural_reference(source: str) -> NaturalReference:
+    """The "x strongest natural photo" scorer, prepared in the background on first use."""
+    return NaturalReference(load_engine(source).model)
+
+
+def model_source() -> str:
+    return os.environ.get("VIZCORE_MODEL", "auto")
+
+
+def engine_or_stop() -> vizcore.Engine:
+    """The shared engine, or a plain error with what to do (and the page stops there)."""
+    try:
+        return load_engine(model_source())
+    except vizcore.VizError as error:
+        st.error(f"The model could not be loaded. {error}\n\n**What to do:** start the page with the offline "
+                 "weights, `VIZCORE_MODEL=hed-vgg16 streamlit run app.py`, then reload this page.")
+    except Exception:
+        LOG.exception("Loading the model failed")
+        st.error("Something went wrong while loading the model. Reload the page in a minute; if it keeps "
+                 "happening, the details are in the server's log.")
+    st.stop()
+
+
+@contextlib.contextmanager
+def reported(doing: str) -> Iterator[None]:
+    """Show errors inside the block as a short message instead of a traceback.
+
+    Only ``Exception`` is caught: Streamlit's rerun and stop signals derive from BaseException
+    and must pass through.
+    """
+    try:
+        yield
+    except vizcore.VizError as error:
+        st.error(str(error))
+    except Exception:
+        LOG.exception("Failed while %s", doing)
+        st.error(f"Something went wrong while {doing}. Please try again; if it keeps happening, "
+                 "reload the page (the details are in the server's log).")
+
+
+# ---------------------------------------------------------------- the view: URL <-> sidebar
+
+def restore_view(layers: Sequence[vizcore.LayerInfo]) -> list[str]:
+    """Once per visit, set the sidebar from the link's query parameters; return warnings about bad values."""
+    if ss.get("view_restored"):
+        return []
+    view, warnings = view_from_query(st.query_params.to_dict(), layers)
+    ss.update(layer=view.layer, filter=view.filter, method=view.method, steps=view.steps, size=view.size)
+    ss[f"lr_{view.method}"] = view.lr
+    ss["view_restored"] = True
+    return warnings
+
+
+def share_view(view: View) -> None:
+    """Keep the URL equal to the view, so the address bar can be copied and shared."""
+    wanted = view.to_query()
+    if st.query_params.to_dict() != wanted:
+        st.query_params.from_dict(wanted)
+
+
+def random_filter(counts: dict[str, int]) -> None:
+    count = counts[ss["layer"]]
+    choices = [i for i in range(count) if i != ss.get("filter")] or [0]
+    ss["filter"] = random.choice(choices)
+
+
+def show_tab(label: str) -> None:
+    ss["tab"] = label
+
+
+def sidebar(model: vizcore.LoadedModel) -> tuple[View, bool]:
+    """The controls; returns the chosen view and whether Generate was pressed."""
+    bar = st.sidebar
+    bar.header("Settings")
+    counts = {info.name: info.filters for info in model.layers}
+    layer = bar.selectbox(
+        "Layer", list(counts), key="layer", format_func=lambda name: f"{name} ({counts[name]} filters)",
+        help="Where in the network to look. block1 layers react to edges and colours; each later block "
+             "combines them into textures, patterns and finally parts of objects (block5).")
+    count = counts[layer]
+    if not 0 <= ss.get("filter", 0) < count:  # a smaller layer was chosen: keep the filter inside it
+        ss["filter"] = min(max(ss.get("filter", 0), 0), count - 1)
+    index = bar.number_input(
+        "Filter", min_value=0, max_value=count - 1, step=1, key="filter",
+        help=f"Which of the {count} filters of this layer to show, numbered 0 to {count - 1}. "
+             "Each filter looks for one kind of pattern.")
+    bar.button("Random filter", on_click=random_filter, args=(counts,),
+               help="Pick a filter of this layer at random.")
+    method = bar.selectbox(
+        "Method", list(METHODS), key="method", format_func=lambda name: METHODS[name].title,
+        help="How the picture is made. Robust: smooth, natural-looking pictures (recommended). "
+             "Classic: the original simple recipe, noisier, kept for comparison.")
+    recipe = METHODS[method]
+    steps = bar.slider(
+        "Iterations", 1, MAX_ITERATIONS, key="steps",
+        help=f"How many small improvement steps to make. More steps give a clearer picture but take longer "
+             f"(the {recipe.title} method's usual number is {recipe.default_steps}).")
+    lr_key = f"lr_{method}"
+    ss.setdefault(lr_key, recipe.default_lr)
+    lo, hi = recipe.lr_range
+    lr = bar.slider(
+        "Learning rate", lo, hi, step=lr_step(recipe), key=lr_key, format=f"%.{lr_decimals(recipe)}f",
+        help=f"How big each improvement step is. Too small: the picture barely changes; too large: it becomes "
+             f"noisy or unstable. The {recipe.title} method works well around {recipe.default_lr:g}.")
+    size = bar.selectbox(
+        "Image size", SIZES, key="size",
+        help="Width and height of the picture, in pixels. Smaller pictures are made faster; deep layers "
+             "show more of their patterns in larger pictures.")
+    generate = bar.button("Generate", key="generate", type="primary", width="stretch", on_click=show_tab,
+                          args=(TABS[0],),
+                          help="Start making the picture for this layer and filter. You can watch it form "
+                               "and stop it at any time.")
+    bar.divider()
+    bar.caption(f"**Model weights:** {model.weights_description}")
+    if model.notice:
+        bar.info(model.notice)
+    return View(layer, int(index), method, int(steps), round(float(lr), lr_decimals(recipe)), int(size)), generate
+
+
+def settings_for(engine: vizcore.Engine, view: View, filters: Sequence[int] | None = None,
+                 rates: Sequence[float] | None = None) -> Settings:
+    """Engine settings for the view (or for other filters / learning rates of the same view)."""
+    return engine.settings(view.layer, list(filters) if filters is not None else [view.filter], view.method,
+                           view.steps, view.size, list(rates) if rates else [view.lr])
+
+
+# ---------------------------------------------------------------- live rendering
+
+@dataclass
+class Panel:
+    """Where one render is drawn: Stop button, progress bar, pictures and (optionally) the loss curve."""
+
+    stop: st.delta_generator.DeltaGenerator
+    progress: st.delta_generator.DeltaGenerator
+    pictures: st.delta_generator.DeltaGenerator
+    chart: st.delta_generator.DeltaGenerator | None
+    per_row: int = 1
+    title: str = ""
+
+    def draw_pictures(self, images: Sequence, captions: Sequence[str]) -> None:
+        if len(images) == 1 and self.per_row == 1:
+            self.pictures.image(images[0], caption=captions[0], width="stretch")
+            return
+        with self.pictures.container():
+            for start in range(0, len(images), self.per_row):
+                columns = st.columns(self.per_row)
+                for column, image, caption in zip(columns, images[start:], captions[start:]):
+                    column.image(image, caption=caption, width="stretch")
+
+    def draw_chart(self, losses, labels: Sequence[str], steps: int) -> None:
+        if self.chart is None or losses is None or len(losses) == 0:
+            return
+        self.chart.vega_lite_chart(pd.DataFrame(loss_columns(losses, labels)),
+                                   loss_chart_spec(labels, RESPONSE_AXIS, self.title, steps), height=CHART_HEIGHT)
+
+    def clear_controls(self) -> None:
+        self.stop.empty()
+        self.progress.empty()
+
+
+def request_stop(record_key: str) -> None:
+    record = ss.get(record_key)
+    if isinstance(record, RunRecord):
+        record.interrupted("You pressed Stop.")
+
+
+def mark_interrupted_runs() -> None:
+    """A run still marked running at the start of a script run was cut short by a rerun (a widget change)."""
+    for key in ("single", "compare", "grid"):
+        record = ss.get(key)
+        if isinstance(record, RunRecord):
+            record.interrupted("It stopped because a setting was changed while it was running.")
+
+
+def live_render(engine: vizcore.Engine, settings: Settings, panel: Panel, record_key: str,
+                labels: Sequence[str]) -> RunRecord:
+    """Optimise, redrawing the pictures, loss curve and progress every few steps; the record lives in
+    session_state so a Stop or rerun keeps the picture as far as it got."""
+    clock = step_clock()
+    every = preview_every(clock.estimate(settings, engine.model.layers), settings.steps)
+    record = RunRecord(settings)
+    ss[record_key] = record
+    panel.stop.button("Stop", key=f"stop_{record_key}", on_click=request_stop, args=(record_key,),
+                      help="Stop now and keep the picture as it is.")
+    bar = panel.progress.progress(0.0, text="Preparing the network for this layer…")
+    durations: list[float] = []
+    started = last_draw = time.perf_counter()
+    pending_pictures = False
+    frames = 0
+    try:
+        # Every draw below is a Streamlit call, which is where a Stop or a widget change takes effect.
+        for frame, seconds in timed(engine.run(settings, preview_every=every)):
+            pending_pictures |= record.update(frame)
+            frames += 1
+            if frame.step > 1:  # the first step also compiles; it says little about the speed
+                durations.append(seconds)
+            if record.status == "done":
+                record.from_cache = frames == 1 and settings.steps > 1  # the engine's disk cache had it
+                break
+            now = time.perf_counter()
+            since = now - last_draw
+            if frame.step == 1 or since >= REDRAW_SECONDS or (pending_pictures and since >= MIN_REDRAW_SECONDS):
+                bar.progress(frame.step / frame.total,
+                             text=f"Iteration {frame.step} of {frame.total} · {now - started:.1f} s")
+                panel.draw_chart(record.losses, labels, settings.steps)
+                if pending_pictures:
+                    panel.draw_pictures(record.images, [f"Iteration {frame.step} of {frame.total}"] * len(labels))
+                    pending_pictures = False
+                last_draw = now
+    except Exception:
+        record.interrupted("It stopped because of an error.")
+        raise
+    finally:  # no Streamlit calls here: this also runs while a rerun unwinds the loop
+        clock.record(settings, durations)
+        LOG.info("%s %s filters %s: %s at iteration %d of %d after %.1f s (%.0f ms per step)", record_key,
+                 settings.layer, ",".join(map(str, settings.filters)), record.status, record.step, settings.steps,
+                 time.perf_counter() - started, 1000 * sum(durations) / max(len(durations), 1))
+    panel.clear_controls()
+    return record
+
+
+def stopped_message(record: RunRecord) -> None:
+    st.warning(f"{record.stop_reason} The picture shows how far it got: iteration {record.step} of "
+               f"{record.total}. Press the button again to start over.")
+
+
+def settings_changed_note(record: RunRecord, settings: Settings | None) -> None:
+    if settings is not None and record.settings != settings:
+        st.caption("These pictures were made with other settings than the sidebar shows now; "
+                   "press the button to render the current settings.")
+
+
+# ---------------------------------------------------------------- tabs
+
+def quality_sentence(scores: list[float | None] | None) -> str:
+    """One plain sentence about the "x strongest natural photo" number (or why there is none yet)."""
+    if scores is None:
+        return ("The comparison with ordinary photos is being prepared in the background (about a minute, once "
+                "per model); its number appears here when the page next refreshes.")
+    if scores[0] is None:
+        return ("This filter never responds to the ordinary photos used for comparison, so there is no "
+                "comparison number for it.")
+    return (f"**{scores[0]:.1f}× the strongest natural photo**: this picture makes the filter respond "
+            f"{scores[0]:.1f} times as strongly as the ordinary photos that excite it most (their top 1 %).")
+
+
+def qualities(record: RunRecord) -> list[float | None] | None:
+    """The record's "x strongest natural photo" scores, computed once; None while they cannot be computed."""
+    if record.qualities is None and record.result is not None:
+        record.qualities = natural_reference(model_source()).scores(record.result)
+    return record.qualities
+
+
+def single_record(engine: vizcore.Engine, settings: Settings | None) -> RunRecord | None:
+    """The last render of this visit, or, for a filter just opened from the layer grid, its finished
+    picture from the disk cache (otherwise a cached picture is shown when Generate is pressed)."""
+    record = ss.get("single")
+    if ss.pop("show_cached", False) and settings is not None and (record is None or record.settings != settings):
+        cached = engine.cached_result(settings)
+        if cached is not None:
+            record = ss["single"] = RunRecord.finished(cached, from_cache=True)
+    return record
+
+
+def single_filter_tab(engine: vizcore.Engine, view: View, generate: bool) -> None:
+    note = ss.pop("opened_note", None)
+    if note:
+        st.success(note)
+    settings = None
+    with reported("checking the settings"):
+        settings = settings_for(engine, view)
+    stop, progress = st.empty(), st.empty()
+    left, right = st.columns(2, gap="large")
+    panel = Panel(stop, progress, left.empty(), right.empty(), title="How strongly the filter responds")
+    if generate and settings is not None:
+        with reported("making the picture"):
+            live_render(engine, settings, panel, "single", [f"filter {view.filter}"])
+    record = single_record(engine, settings)
+    if record is None:
+        panel.pictures.info("Choose a layer and a filter in the sidebar, then press **Generate** to watch the "
+                            "picture form.")
+        return
+    label = f"filter {record.settings.filters[0]}"
+    panel.draw_chart(record.losses, [label], record.total)
+    if record.status == "done":
+        result = record.result
+        panel.draw_pictures(result.images, [result.caption()])
+        with right:
+            if record.from_cache:
+                st.caption("Shown from the cache: this exact picture was made before.")
+            if natural_reference(model_source()).offered():
+                st.markdown(quality_sentence(qualities(record)))
+            for message in result.notes:
+                st.info(message)
+            st.download_button("Download PNG", png_bytes(result.images[0]), file_name=png_name(result.settings),
+                               mime="image/png", on_click="ignore", icon=":material/download:",
+                               help="Save this picture as a PNG file.")
+    elif record.images is not None:
+        panel.draw_pictures(record.images, [f"Stopped at iteration {record.step} of {record.total}"])
+        with right:
+            stopped_message(record)
+    else:
+        with right:
+            stopped_message(record)
+    with right:
+        settings_changed_note(record, settings)
+
+
+def save_rates(key: str) -> None:
+    ss[f"saved_{key}"] = list(ss[key])
+
+
+def compare_tab(engine: vizcore.Engine, view: View) -> None:
+    recipe = METHODS[view.method]
+    st.markdown(f"The same filter ({view.layer}, filter {view.filter}, {recipe.title} method, {view.steps} "
+                "iterations) made with several learning rates at once, to see which step size works best.")
+    key = f"compare_rates_{recipe.name}"
+    choices = lr_choices(recipe)
+    # The widget's own state is dropped while another tab is open, so keep a copy to restore it.
+    ss[key] = [rate for rate in ss.get(f"saved_{key}", compare_defaults(recipe)) if rate in choices]
+    rates = st.multiselect(
+        "Learning rates", choices, key=key, max_selections=COMPARE_MAX, format_func=lambda rate: f"{rate:g}",
+        on_change=save_rates, args=(key,),
+        help=f"Pick up to {COMPARE_MAX} step sizes. Each gives its own picture, rendered side by side "
+             "in one batch.")
+    clicked = st.button("Compare", type="primary", disabled=not rates,
+                        help="Make one picture per learning rate, all at the same time.")
+    stop, progress = st.empty(), st.empty()
+    panel = Panel(stop, progress, st.empty(), st.empty(), per_row=max(2, min(len(rates), COMPARE_MAX)),
+                  title="How strongly the filter responds, one curve per learning rate")
+    settings = None
+    with reported("checking the settings"):
+        settings = settings_for(engine, view, rates=rates) if rates else None
+    if clicked and settings is not None:
+        with reported("comparing learning rates"):
+            live_render(engine, settings, panel, "compare", rate_labels(settings))
+    record = ss.get("compare")
+    if record is None:
+        panel.pictures.info("Choose learning rates and press **Compare**.")
+        return
+    labels = rate_labels(record.settings)
+    panel.per_row = max(2, len(labels))
+    panel.draw_chart(record.losses, labels, record.total)
+    if record.status == "done":
+        panel.draw_pictures(record.images, labels)
+        for message in record.result.notes:
+            st.info(message)
+        scores = qualities(record)  # may take a moment the first time for a layer: pictures first
+        if scores is not None:
+            panel.draw_pictures(record.images, [label if score is None else f"{label} · {score:.1f}× strongest photo"
+                                                for label, score in zip(labels, scores)])
+    else:
+        if record.images is not None:
+            panel.draw_pictures(record.images, [f"{label} · stopped" for label in labels])
+        stopped_message(record)
+    settings_changed_note(record, settings)
+
+
+def rate_labels(settings: Settings) -> list[str]:
+    return [f"learning rate {rate:g}" for rate in settings.learning_rates]
+
+
+def open_filter(layer: str, index: int) -> None:
+    ss.update(layer=layer, filter=index, tab=TABS[0], show_cached=True)
+    ss["opened_note"] = f"Opened filter {index} of {layer} from the layer grid."
+
+
+def turn_page(layer: str, page: int) -> None:
+    ss.setdefault("grid_pages", {})[layer] = page
+
+
+def layer_grid_tab(engine: vizcore.Engine, view: View) -> None:
+    info = engine.model.layer(view.layer)
+    pages = math.ceil(info.filters / GRID_PAGE)
+    page = min(ss.get("grid_pages", {}).get(info.name, 0), pages - 1)
+    filters = list(range(page * GRID_PAGE, min(info.filters, (page + 1) * GRID_PAGE)))
+    back, middle, forward = st.columns([1, 3, 1], vertical_alignment="center")
+    back.button("Previous page", disabled=page == 0, on_click=turn_page, args=(info.name, page - 1),
+                width="stretch", help="Show the previous 16 filters.")
+    middle.markdown(f"<div style='text-align:center'><b>{info.name}</b> · filters {filters[0]}–{filters[-1]} of "
+                    f"{info.filters} · page {page + 1} of {pages}</div>", unsafe_allow_html=True)
+    forward.button("Next page", disabled=page == pages - 1, on_click=turn_page, args=(info.name, page + 1),
+                   width="stretch", help="Show the next 16 filters.")
+    settings = settings_for(engine, view, filters=filters)
+    record = ss.get("grid")
+    if record is None or record.settings != settings:
+        cached = engine.cached_result(settings)
+        record = ss["grid"] = RunRecord.finished(cached, from_cache=True) if cached is not None else None
+    stop, progress = st.empty(), st.empty()
+    panel = Panel(stop, progress, st.empty(), None, per_row=GRID_COLUMNS)
+    if record is None or record.status != "done":
+        seconds = step_clock().estimate(settings, engine.model.layers) * settings.steps
+        clicked = panel.stop.button(
+            "Render this page", type="primary",
+            help="Make the pictures of these 16 filters together, with the sidebar's method, iterations, "
+                 "learning rate and image size. Finished pages are kept, so coming back is instant.")
+        with panel.progress.container():
+            st.caption(f"Uses the sidebar's settings; takes about {duration_words(seconds)} "
+                       "(fewer iterations or a smaller image size are faster).")
+            if record is not None:
+                stopped_message(record)
+        if record is not None and record.images is not None:
+            panel.draw_pictures(record.images, [f"Filter {f} · stopped" for f in record.settings.filters])
+        if not clicked:
+            return
+        panel.clear_controls()
+        record = live_render(engine, settings, panel, "grid", [f"filter {f}" for f in filters])
+    with panel.pictures.container():
+        st.caption("Press **Open filter N** under a picture to look at it on its own in the Single filter tab.")
+        for start in range(0, len(filters), GRID_COLUMNS):
+            columns = st.columns(GRID_COLUMNS)
+            for column, position in zip(columns, range(start, min(start + GRID_COLUMNS, len(filters)))):
+                index = filters[position]
+                column.image(record.images[position], caption=f"Filter {index}", width="stretch")
+                column.button(f"Open filter {index}", key=f"open_{index}", on_click=open_filter,
+                              args=(info.name, index), width="stretch",
+                              help=f"Show filter {index} in the Single filter tab.")
+
+
+def duration_words(seconds: float) -> str:
+    if seconds < 90:
+        return f"{max(1, round(seconds))} seconds"
+    return f"{round(seconds / 60)} minutes"
+
+
+def about_tab(model: vizcore.LoadedModel) -> None:
+    st.markdown(
+        """
+### What is a filter?
+The network on this page, **VGG16**, learned to recognise what is in photos. It looks at a picture in
+layers. Each layer has many **filters**: small pattern detectors. A filter gives a strong response where
+the picture contains its pattern and stays quiet elsewhere.
+
+### What do these pictures mean?
+We start from a blurry noise picture and change it, step by step, so that the chosen filter responds
+as strongly as possible. The result shows **what that filter is looking for**: not a photo, but its
+favourite pattern, repeated across the picture. The curve next to it shows the filter's response
+climbing while the picture forms.
+
+### From edges to object parts
+- **block1**: colours and simple edges in one direction.
+- **block2**: corners, small stripes and dots.
+- **block3**: textures: meshes, waves, fur-like and scale-like patterns.
+- **block4**: more complex patterns and parts of things: eyes, wheels, petals, text-like marks.
+- **block5**: large, object-like parts (faces of animals, buildings, fabric folds).
+
+Each layer looks at a larger part of the picture than the one before:
+"""
+    )
+    st.dataframe(pd.DataFrame({"Layer": [info.name for info in model.layers],
+                               "Filters": [info.filters for info in model.layers],
+                               "Sees a patch of (pixels)": [f"{info.receptive_field} × {info.receptive_field}"
+                                                            for info in model.layers]}),
+                 hide_index=True, width="content")
+    st.markdown("### The methods")
+    for recipe in METHODS.values():
+        st.markdown(f"- **{recipe.title}**: {recipe.description}")
+    st.markdown(
+        """
+### The "× the strongest natural photo" number
+The finished picture is shown to the filter a few times with small shifts and turns, and its average
+response is compared with the strongest responses (top 1 %) the same filter gives to crops of ordinary
+photos. Above 1 means the picture excites the filter more than real photos do.
+
+### Which weights are in use
+"""
+    )
+    st.markdown(model.weights_description)
+    if model.notice:
+        st.info(model.notice)
+
+
+# ---------------------------------------------------------------- the page
+
+def main() -> None:
+    st.set_page_config(page_title="Filter Explorer", layout="wide")
+    engine = engine_or_stop()
+    warnings = restore_view(engine.model.layers)
+    mark_interrupted_runs()
+    view, generate = sidebar(engine.model)
+    share_view(view)
+    st.title("Filter Explorer")
+    st.caption("What does each filter of an image-recognition network look for? Pick a layer and a filter, "
+               "press Generate and watch the answer form.")
+    for warning in warnings:
+        st.warning(warning)
+    # Only the open tab runs, so a hidden tab never starts work.
+    single, compare, grid, about = st.tabs(TABS, key="tab", on_change="rerun")
+    if single.open:
+        with single, reported("showing the picture"):
+            single_filter_tab(engine, view, generate)
+    if compare.open:
+        with compare, reported("comparing learning rates"):
+            compare_tab(engine, view)
+    if grid.open:
+        with grid, reported("showing the layer grid"):
+            layer_grid_tab(engine, view)
+    if about.open:
+        with about:
+            about_tab(engine.model)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,233 @@
+"""The dashboard's widget logic with Streamlit's AppTest, on the real offline VGG16 (hed-vgg16).
+
+AppTest runs app.py in this process; the engine (st.cache_resource) is loaded once and reused by
+every test. Renders use a few iterations at 64 px so each takes about a second.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+import vizcore
+from vizcore.view import NaturalReference
+
+APP = Path(__file__).resolve().parents[1] / "app.py"
+TIMEOUT = 120  # the first run imports TensorFlow and loads (converts, on a fresh cache) the weights
+
+
+@pytest.fixture(scope="module", autouse=True)
+def offline_model(tmp_path_factory):
+    """The offline weights, a private render cache, and no minute-long natural-photo reference in the background."""
+    os.environ["VIZCORE_MODEL"] = "hed-vgg16"
+    os.environ.setdefault("VIZCORE_CACHE", str(tmp_path_factory.mktemp("vizcore-cache")))
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(NaturalReference, "prepare", lambda self: None)
+        yield
+
+
+def start(**query: str) -> AppTest:
+    """A new visit (a new browser tab), optionally opened from a link with these query parameters."""
+    at = AppTest.from_file(str(APP), default_timeout=TIMEOUT)
+    for key, value in query.items():
+        at.query_params[key] = value
+    at.run()
+    assert not at.exception
+    return at
+
+
+def small(at: AppTest, layer: str = "block1_conv1", index: int = 3, steps: int = 4) -> AppTest:
+    """Choose a quick render: a shallow layer, a few iterations, 64 px."""
+    at.selectbox(key="layer").set_value(layer).run()
+    at.number_input(key="filter").set_value(index).run()
+    at.slider(key="steps").set_value(steps).run()
+    at.selectbox(key="size").set_value(64).run()
+    assert not at.exception
+    return at
+
+
+def button(at: AppTest, label: str):
+    """The page's button with this label."""
+    matches = [b for b in at.button if b.label == label]
+    assert len(matches) == 1, f"expected one button {label!r}, found {[b.label for b in at.button]}"
+    return matches[0]
+
+
+def test_first_visit_shows_every_control_and_the_weights_in_use() -> None:
+    at = start()
+    assert at.selectbox(key="layer").value == "block1_conv1"
+    assert at.selectbox(key="layer").options[:2] == ["block1_conv1 (64 filters)", "block1_conv2 (64 filters)"]
+    assert at.selectbox(key="method").options == ["Robust", "Classic"]
+    for label in ("Filter", "Iterations", "Learning rate", "Image size", "Layer", "Method"):
+        widgets = [w for w in at.sidebar if getattr(w, "label", None) == label]
+        assert widgets and widgets[0].help, f"{label} needs plain-words help"
+    assert [b.label for b in at.sidebar.button] == ["Random filter", "Generate"]
+    assert any("HED-VGG16" in caption.value for caption in at.sidebar.caption)
+    assert [tab.label for tab in at.tabs] == ["Single filter", "Compare learning rates", "Layer grid", "About"]
+    assert not at.error and not at.warning
+
+
+def test_changing_the_layer_updates_the_filter_range() -> None:
+    at = start()
+    assert at.number_input(key="filter").max == 63
+    at.selectbox(key="layer").set_value("block5_conv1").run()
+    assert at.number_input(key="filter").max == 511
+    at.number_input(key="filter").set_value(300).run()
+    at.selectbox(key="layer").set_value("block2_conv1").run()
+    assert at.number_input(key="filter").max == 127
+    assert at.number_input(key="filter").value == 127  # kept inside the smaller layer
+    assert not at.exception
+
+
+def test_random_filter_stays_in_range() -> None:
+    at = start()
+    at.selectbox(key="layer").set_value("block1_conv2").run()
+    seen = set()
+    for _ in range(12):
+        at.sidebar.button[0].click().run()
+        seen.add(at.number_input(key="filter").value)
+    assert all(0 <= value <= 63 for value in seen)
+    assert len(seen) > 1
+    assert not at.exception
+
+
+def test_a_link_restores_the_view() -> None:
+    at = start(layer="block3_conv2", filter="17", method="classic", steps="42", lr="2.5", size="96")
+    assert at.selectbox(key="layer").value == "block3_conv2"
+    assert at.number_input(key="filter").value == 17
+    assert at.selectbox(key="method").value == "classic"
+    assert at.slider(key="steps").value == 42
+    assert at.slider(key="lr_classic").value == pytest.approx(2.5)
+    assert at.selectbox(key="size").value == 96
+    assert not at.warning
+    assert at.query_params["lr"] == "2.5"
+
+
+def test_changing_widgets_updates_the_link() -> None:
+    at = start()
+    small(at, "block2_conv2", 9, 30)
+    at.selectbox(key="method").set_value("classic").run()
+    assert at.slider(key="lr_classic").value == pytest.approx(4.0)  # the method's own range and default
+    assert (at.slider(key="lr_classic").min, at.slider(key="lr_classic").max) == (0.1, 20.0)
+    at.slider(key="lr_classic").set_value(7.5).run()
+    assert {key: at.query_params[key] for key in ("layer", "filter", "method", "steps", "lr", "size")} == {
+        "layer": "block2_conv2", "filter": "9", "method": "classic", "steps": "30", "lr": "7.5",
+        "size": "64"}
+
+
+def test_bad_link_values_are_clamped_and_reported() -> None:
+    at = start(layer="nonsense", filter="99999", lr="nan", steps="many", method="magic", size="13")
+    assert at.selectbox(key="layer").value == "block1_conv1"
+    assert at.number_input(key="filter").value == 63
+    assert at.selectbox(key="method").value == "robust"
+    assert at.slider(key="steps").value == 256
+    assert at.slider(key="lr_robust").value == pytest.approx(0.05)
+    assert at.selectbox(key="size").value == 64
+    text = " ".join(warning.value for warning in at.warning)
+    for bad in ("nonsense", "99999", "nan", "many", "magic", "13"):
+        assert bad in text
+    assert not at.error
+
+
+def test_out_of_range_link_values_are_clamped() -> None:
+    at = start(layer="block2_conv1", filter="-4", steps="99999", lr="9")
+    assert at.number_input(key="filter").value == 0
+    assert at.slider(key="steps").value == 1000
+    assert at.slider(key="lr_robust").value == pytest.approx(0.5)
+    assert len(at.warning) == 3
+    assert at.query_params["lr"] == "0.5"
+
+
+def test_generate_renders_and_keeps_the_result() -> None:
+    at = small(start())
+    at.button(key="generate").click().run()
+    assert not at.exception and not at.error
+    record = at.session_state["single"]
+    assert record.status == "done" and not record.from_cache
+    assert record.result.images.shape == (1, 64, 64, 3)
+    assert record.result.loss_history.shape == (4, 1)
+    assert at.get("download_button")[0].label == "Download PNG"
+    assert at.get("image")[0].captions[0].startswith("block1_conv1 filter 3 · Robust · 4 iterations")
+
+    at.slider(key="steps").set_value(5).run()  # a widget change keeps the last picture on the page
+    assert at.session_state["single"] is record
+    assert any("other settings" in caption.value for caption in at.caption)
+
+    at.slider(key="steps").set_value(4).run()
+    at.button(key="generate").click().run()  # the same settings again come from the disk cache
+    assert at.session_state["single"].from_cache
+    assert not at.exception
+
+
+def test_compare_learning_rates_in_one_batch() -> None:
+    at = small(start(), index=5, steps=3)
+    at.session_state["tab"] = "Compare learning rates"
+    at.run()
+    rates = at.multiselect(key="compare_rates_robust")
+    assert rates.value == [0.02, 0.05, 0.2]
+    rates.set_value([0.01, 0.1]).run()
+    button(at, "Compare").click().run()
+    assert not at.exception and not at.error
+    record = at.session_state["compare"]
+    assert record.status == "done"
+    assert record.result.settings.learning_rates == (0.01, 0.1)
+    assert [image.captions for image in at.get("image")] == [["learning rate 0.01"], ["learning rate 0.1"]]
+
+
+def test_layer_grid_renders_a_page_and_opens_a_tile() -> None:
+    at = small(start(), steps=2)
+    at.session_state["tab"] = "Layer grid"
+    at.run()
+    button(at, "Render this page").click().run()
+    assert not at.exception and not at.error
+    assert at.session_state["grid"].result.images.shape == (16, 64, 64, 3)
+
+    button(at, "Next page").click().run()
+    assert any("filters 16–31" in markdown.value for markdown in at.markdown)
+    button(at, "Previous page").click().run()
+    assert at.session_state["grid"].status == "done"  # page 1 again, straight from the cache
+
+    button(at, "Open filter 6").click().run()
+    assert at.session_state["tab"] == "Single filter"
+    assert at.number_input(key="filter").value == 6
+    assert at.session_state["single"].from_cache
+    assert any("Opened filter 6" in message.value for message in at.success)
+    assert not at.exception
+
+
+def test_about_names_the_weights() -> None:
+    at = start()
+    at.session_state["tab"] = "About"
+    at.run()
+    text = " ".join(markdown.value for markdown in at.markdown)
+    assert "What is a filter?" in text and "block5" in text and "HED-VGG16" in text
+    assert not at.exception
+
+
+def test_a_model_that_cannot_load_gives_a_plain_error(monkeypatch) -> None:
+    monkeypatch.setenv("VIZCORE_MODEL", "no-such-model")
+    at = start()
+    assert "Unknown model source 'no-such-model'" in at.error[0].value
+    assert "VIZCORE_MODEL=hed-vgg16" in at.error[0].value
+    assert not at.sidebar.button  # the page stops there
+
+
+@pytest.mark.parametrize(("failure", "message"), [
+    (vizcore.InputError("Filter 3 does not exist."), "Filter 3 does not exist."),
+    (RuntimeError("boom"), "Something went wrong while making the picture."),
+])
+def test_engine_errors_become_short_messages(monkeypatch, failure: Exception, message: str) -> None:
+    at = small(start())
+
+    def broken(self, settings, preview_every=10):
+        raise failure
+        yield  # a generator, like the real one
+
+    monkeypatch.setattr(vizcore.Engine, "run", broken)
+    at.button(key="generate").click().run()
+    assert not at.exception
+    assert at.error[0].value.startswith(message)
+    assert "boom" not in at.error[0].value and "Traceback" not in at.error[0].value
+    assert at.session_state["single"].status == "stopped"
