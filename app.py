@@ -289,7 +289,7 @@ def live_render(engine: vizcore.Engine, settings: Settings, panel: Panel, record
         record.interrupted("It stopped because of an error.")
         raise
     finally:  # no Streamlit calls here: this also runs while a rerun unwinds the loop
-        clock.record(settings, durations)
+        clock.record(settings, engine.model.layers, durations)
         LOG.info("%s %s filters %s: %s at iteration %d of %d after %.1f s (%.0f ms per step)", record_key,
                  settings.layer, ",".join(map(str, settings.filters)), record.status, record.step, settings.steps,
                  time.perf_counter() - started, 1000 * sum(durations) / max(len(durations), 1))

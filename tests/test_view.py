@@ -102,15 +102,17 @@ def test_preview_pacing() -> None:
     assert preview_every(0.001, 10) == 10     # never more than the run's length
 
 
-def test_step_clock_prefers_measurements() -> None:
+def test_step_clock_prefers_measurements_and_learns_the_machine_speed() -> None:
     clock = StepClock()
     guess = clock.estimate(settings(), LAYERS)
     assert guess > 0
-    assert clock.estimate(Settings("conv2", (0,) * 16, "robust", 3, 64, (0.05,) * 16), LAYERS) > guess
-    clock.record(settings(), [0.2, 0.1, 0.3])
-    assert clock.estimate(settings(), LAYERS) == pytest.approx(0.2)
-    clock.record(settings(), [])
-    assert clock.estimate(settings(), LAYERS) == pytest.approx(0.2)
+    batch = Settings("conv2", (0,) * 16, "robust", 3, 64, (0.05,) * 16)
+    assert clock.estimate(batch, LAYERS) > guess
+    clock.record(settings(), LAYERS, [3 * guess, 2 * guess, 4 * guess])
+    assert clock.estimate(settings(), LAYERS) == pytest.approx(3 * guess)
+    assert clock.estimate(batch, LAYERS) == pytest.approx(3 * StepClock.guess(batch, LAYERS))  # 3x slower machine
+    clock.record(settings(), LAYERS, [])
+    assert clock.estimate(settings(), LAYERS) == pytest.approx(3 * guess)
 
 
 def test_run_record_follows_frames_and_stops() -> None:

@@ -196,10 +196,17 @@ def preview_every(step_seconds: float, steps: int, target: float = PREVIEW_SECON
 
 
 class StepClock:
-    """Measured seconds per step, by (layer, method, size, batch); shared by all sessions, thread-safe."""
+    """Measured seconds per step, by (layer, method, size, batch); shared by all sessions, thread-safe.
+
+    Settings never measured get the depth/size guess, scaled by how this machine compared with the
+    guess on the runs measured so far (a busy or slow machine makes every guess slower).
+    """
+
+    SPEED_SAMPLES = 20
 
     def __init__(self) -> None:
         self._seconds: dict[tuple, float] = {}
+        self._ratios: list[float] = []  # measured / guessed, most recent last
         self._lock = threading.Lock()
 
     @staticmethod
@@ -207,20 +214,26 @@ class StepClock:
         """What a step's time depends on."""
         return settings.layer, settings.method, settings.size, len(settings.filters)
 
-    def estimate(self, settings: Settings, layers: Sequence[LayerInfo]) -> float:
-        """The last measurement for these settings, else a guess from the layer's depth and the size."""
-        with self._lock:
-            measured = self._seconds.get(self.key(settings))
-        if measured is not None:
-            return measured
+    @staticmethod
+    def guess(settings: Settings, layers: Sequence[LayerInfo]) -> float:
+        """The depth/size guess for these settings."""
         position = next((i for i, info in enumerate(layers) if info.name == settings.layer), 0)
         return prior_step_seconds(position, settings.size, len(settings.filters))
 
-    def record(self, settings: Settings, durations: Sequence[float]) -> None:
+    def estimate(self, settings: Settings, layers: Sequence[LayerInfo]) -> float:
+        """The last measurement for these settings, else the guess scaled to this machine's speed."""
+        with self._lock:
+            measured = self._seconds.get(self.key(settings))
+            speed = float(np.median(self._ratios)) if self._ratios else 1.0
+        return measured if measured is not None else self.guess(settings, layers) * speed
+
+    def record(self, settings: Settings, layers: Sequence[LayerInfo], durations: Sequence[float]) -> None:
         """Remember the median of measured step durations (the first, compiling step left out by the caller)."""
         if durations:
+            seconds = float(np.median(durations))
             with self._lock:
-                self._seconds[self.key(settings)] = float(np.median(durations))
+                self._seconds[self.key(settings)] = seconds
+                self._ratios = [*self._ratios, seconds / self.guess(settings, layers)][-self.SPEED_SAMPLES:]
 
 
 def timed(frames: Iterator[Frame]) -> Iterator[tuple[Frame, float]]:
