@@ -14,7 +14,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from google.protobuf.message import DecodeError
 from playwright.sync_api import Browser, ConsoleMessage, Error, Locator, Page, Playwright, expect
+from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = "/usr/bin/chromium"
@@ -25,6 +27,14 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic"
 START_TIMEOUT_S = 90.0
 RUN_TIMEOUT_MS = 180_000
 
+# Streamlit deletes a run's superseded media files when the run ends; a browser still fetching a live frame
+# that was already replaced then logs these two errors. Harmless unless the missing file is still on the page,
+# which problems() checks (and it checks that every picture shown has loaded).
+MEDIA_PATH = "/media/"
+SUPERSEDED_MEDIA_404 = "Failed to load resource: the server responded with a status of 404"
+IMAGE_SOURCE_ERROR = "Client Error: Image source error -"
+SHOWN_IMAGES = '[data-testid="stImage"] img'
+BROKEN_IMAGES = "images => images.filter(i => !(i.naturalWidth > 0)).map(i => i.getAttribute('src'))"
 EXCEPTION = '[data-testid="stException"]'
 IMAGES = '[role="tabpanel"]:not([hidden]) [data-testid="stImage"] img'
 ALERTS = '[data-testid="stAlert"]'
@@ -105,6 +115,17 @@ def start_server(cache_dir: Path, log_path: Path, app: Path = ROOT / "app.py") -
                        f"(exit code {process.returncode}); log tail:\n{server.log_tail()}")
 
 
+def is_run_end(payload: bytes) -> bool:
+    """True if a websocket frame from Streamlit says a script run has ended (not cut short by a rerun)."""
+    message = ForwardMsg()
+    try:
+        message.ParseFromString(payload)
+    except DecodeError:
+        return False
+    return (message.WhichOneof("type") == "script_finished"
+            and message.script_finished != ForwardMsg.ScriptFinishedStatus.FINISHED_EARLY_FOR_RERUN)
+
+
 def launch_browser(playwright: Playwright) -> Browser:
     """Debian's Chromium, headless, with a fresh temporary profile (never `playwright install`)."""
     return playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
@@ -117,36 +138,47 @@ class DashboardTab:
         self.page = page
         self.url = url
         self.errors: list[str] = []
+        self.missing_media: set[str] = set()
+        self.finished_runs = 0
         page.add_init_script(PAGE_PROBE)
         page.on("console", self._on_console)
         page.on("pageerror", self._on_page_error)
+        page.on("websocket", lambda socket: socket.on("framereceived", self._on_frame))
 
     def _on_console(self, message: ConsoleMessage) -> None:
-        if message.type == "error":
+        if message.type != "error":
+            return
+        url = message.location.get("url", "")
+        if message.text.startswith(SUPERSEDED_MEDIA_404) and MEDIA_PATH in url:
+            self.missing_media.add(url)
+        elif message.text.startswith(IMAGE_SOURCE_ERROR) and MEDIA_PATH in message.text:
+            self.missing_media.add(message.text.removeprefix(IMAGE_SOURCE_ERROR).strip())
+        else:
             self.errors.append(f"console: {message.text} at {message.location}")
 
     def _on_page_error(self, error: Error) -> None:
         self.errors.append(f"pageerror: {error}")
 
+    def _on_frame(self, payload: str | bytes) -> None:
+        if isinstance(payload, bytes) and is_run_end(payload):
+            self.finished_runs += 1
+
     def open(self, query: str = "") -> None:
         """Open the dashboard (with an optional query string); return when its first run has finished."""
-        self.page.goto(f"{self.url}/{query}")
-        expect(self.button("Generate")).to_be_visible(timeout=RUN_TIMEOUT_MS)
-        self._wait_for_runs(0)
-
-    def _runs(self) -> int:
-        return self.page.evaluate("() => window.__vz.runs")
-
-    def _wait_for_runs(self, more_than: int) -> None:
-        self.page.wait_for_function("n => window.__vz.runs > n && window.__vz.state === 'notRunning'",
-                                    arg=more_than, timeout=RUN_TIMEOUT_MS)
+        with self.rerun():
+            self.page.goto(f"{self.url}/{query}")
+        expect(self.button("Generate")).to_be_visible()
 
     @contextmanager
     def rerun(self) -> Iterator[None]:
-        """Wrap an interaction that makes Streamlit rerun the script; return once that run has finished."""
-        before = self._runs()
+        """Wrap an interaction that makes Streamlit run the script; return once that run has finished."""
+        before = self.finished_runs
         yield
-        self._wait_for_runs(before)
+        deadline = time.monotonic() + RUN_TIMEOUT_MS / 1000
+        while self.finished_runs <= before:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"no script run finished within {RUN_TIMEOUT_MS / 1000:.0f} s")
+            self.page.wait_for_timeout(20)  # lets Playwright deliver the websocket frames
 
     def button(self, name: str) -> Locator:
         """The button with exactly this text."""
@@ -165,6 +197,7 @@ class DashboardTab:
     def select_exactly(self, label: str, count: int) -> list[str]:
         """Clear the multiselect with this label, pick its first ``count`` options; return their names."""
         widget = self.page.get_by_test_id("stMultiSelect").filter(has=self.page.get_by_label(label, exact=True))
+        expect(widget).to_be_visible()  # widgets are drawn a moment after the run that sends them has finished
         clear = widget.get_by_role("button", name="Clear all")
         if clear.count():
             with self.rerun():
@@ -213,23 +246,28 @@ class DashboardTab:
     def problems(self) -> list[str]:
         """Exception elements, traceback text and console errors seen on the page (empty when all is well)."""
         found = list(self.errors)
+        self.page.wait_for_function(f"() => [...document.querySelectorAll('{SHOWN_IMAGES}')].every(i => i.complete)")
+        for src in self.page.eval_on_selector_all(SHOWN_IMAGES, BROKEN_IMAGES):
+            found.append(f"picture failed to load: {src}")
+        found += [f"a picture on the page is missing on the server: {src}" for src in sorted(self.missing_media)
+                  if self.page.locator(f'img[src="{src}"]').count()]
         if self.page.locator(EXCEPTION).count():
             found.append(f"exception element: {self.page.locator(EXCEPTION).first.inner_text()[:500]}")
         if "Traceback" in self.page.locator("body").inner_text():
             found.append("the word 'Traceback' is on the page")
         return found
 
+    def assert_clean(self) -> None:
+        """Fail with the full list if the page shows an exception or traceback or logged a console error."""
+        problems = self.problems()
+        assert not problems, "\n\n".join(problems)
 
-# Installed in every page before Streamlit loads: counts finished script runs (stApp's data-test-script-state
-# going back to "notRunning") and remembers every distinct picture src shown in the visible tab.
+
+# Installed in every page before Streamlit loads: remembers every distinct picture src shown in the visible tab.
 PAGE_PROBE = """
 (() => {
-  const vz = window.__vz = {runs: 0, state: null, frames: [], seen: new Set()};
+  const vz = window.__vz = {frames: [], seen: new Set()};
   const observe = () => {
-    const app = document.querySelector('[data-testid="stApp"]');
-    const state = app && app.getAttribute('data-test-script-state');
-    if (state !== vz.state && state === 'notRunning') vz.runs += 1;
-    vz.state = state;
     const done = document.querySelector('[data-testid="stDownloadButton"]') !== null;
     for (const img of document.querySelectorAll(SELECTOR)) {
       const src = img.getAttribute('src');
@@ -240,6 +278,6 @@ PAGE_PROBE = """
     }
   };
   new MutationObserver(observe).observe(document, {subtree: true, childList: true, attributes: true,
-                                                   attributeFilter: ['src', 'data-test-script-state']});
+                                                   attributeFilter: ['src']});
 })();
 """.replace("SELECTOR", json.dumps(IMAGES))

@@ -40,7 +40,7 @@ def test_generate_shows_live_frames_then_the_result(tab: DashboardTab) -> None:
     expect(tab.images()).to_have_count(1)
     expect(tab.page.get_by_text("block2_conv1 filter 5 · Robust · 200 iterations")).to_be_visible()
     assert re.search(r"layer=block2_conv1\b.*filter=5\b.*size=64\b", tab.page.url), tab.page.url
-    assert tab.problems() == []
+    tab.assert_clean()
 
 
 def test_compare_learning_rates_shows_two_pictures_and_one_chart(tab: DashboardTab) -> None:
@@ -54,7 +54,7 @@ def test_compare_learning_rates_shows_two_pictures_and_one_chart(tab: DashboardT
     expect(tab.page.locator(CHARTS)).to_have_count(1)
     for rate in rates:
         expect(tab.page.get_by_text(f"learning rate {rate}").first).to_be_visible()
-    assert tab.problems() == []
+    tab.assert_clean()
 
 
 def test_bad_link_values_get_plain_warnings_and_the_page_still_works(tab: DashboardTab) -> None:
@@ -62,9 +62,9 @@ def test_bad_link_values_get_plain_warnings_and_the_page_still_works(tab: Dashbo
 
     expect(tab.page.locator(ALERTS).filter(has_text="nonsense")).to_be_visible()
     expect(tab.page.locator(ALERTS).filter(has_text="many")).to_be_visible()
-    assert tab.problems() == []
+    tab.assert_clean()
     generate(tab)
-    assert tab.problems() == []
+    tab.assert_clean()
 
 
 def test_stop_and_a_change_mid_run_leave_the_page_usable(tab: DashboardTab) -> None:
@@ -83,7 +83,7 @@ def test_stop_and_a_change_mid_run_leave_the_page_usable(tab: DashboardTab) -> N
 
     generate(tab)
     expect(tab.page.get_by_text("block3_conv1 filter 2 · Robust · 400 iterations")).to_be_visible()
-    assert tab.problems() == []
+    tab.assert_clean()
 
 
 def test_cached_revisit_shows_the_stored_picture_at_once(tab: DashboardTab) -> None:
@@ -96,7 +96,7 @@ def test_cached_revisit_shows_the_stored_picture_at_once(tab: DashboardTab) -> N
     generate(tab)
     assert [frame["src"] for frame in tab.frames()] == [first], "a cached result shows the stored picture only"
     expect(tab.page.get_by_text("Shown from the cache")).to_be_visible()
-    assert tab.problems() == []
+    tab.assert_clean()
 
 
 def test_eight_sessions_generate_at_once(new_tab: Callable[[], DashboardTab], dashboard: DashboardServer) -> None:
@@ -114,7 +114,8 @@ def test_eight_sessions_generate_at_once(new_tab: Callable[[], DashboardTab], da
     peak = dashboard.peak_rss_mib()
     print(f"\nserver RSS before {rss_before:.0f} MiB, after {dashboard.rss_mib():.0f} MiB, peak {peak:.0f} MiB")
     assert peak < MAX_SERVER_RSS_MIB
-    assert [tab.problems() for tab in tabs] == [[]] * SESSIONS
+    for tab in tabs:
+        tab.assert_clean()
 
 
 def test_readme_screenshot(tab: DashboardTab) -> None:
@@ -122,7 +123,7 @@ def test_readme_screenshot(tab: DashboardTab) -> None:
     generate(tab)
     wait_for_quality_number(tab)
 
-    assert tab.problems() == []
+    tab.assert_clean()
     tab.page.mouse.move(1000, 10)  # no tooltip over the picture
     expect(tab.page.get_by_role("tooltip")).to_have_count(0)
     SCREENSHOT.parent.mkdir(exist_ok=True)
