@@ -366,7 +366,7 @@ def single_filter_tab(engine: vizcore.Engine, view: View, generate: bool) -> Non
         with right:
             if record.from_cache:
                 st.caption("Shown from the cache: this exact picture was made before.")
-            if natural_reference(model_source()).offered():
+            if not natural_reference(model_source()).failed:
                 st.markdown(quality_sentence(qualities(record)))
             for message in result.notes:
                 st.info(message)

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 from PIL import Image
 
+from vizcore import metrics
 from vizcore.methods import METHODS, Method
 from vizcore.models import LayerInfo, LoadedModel
 from vizcore.render import Frame, RenderResult, Settings
@@ -347,30 +348,13 @@ class NaturalReference:
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     failed: bool = False
 
-    @staticmethod
-    def available() -> bool:
-        """True if the metrics module is installed in this version of vizcore."""
-        try:
-            from vizcore import metrics  # noqa: F401
-        except ImportError:
-            return False
-        return True
-
-    def offered(self) -> bool:
-        """True if scores can be given now or later (the metrics module exists and nothing failed)."""
-        return self.available() and not self.failed
-
     def ready(self) -> bool:
         """True once the reference is on disk (then scoring takes a fraction of a second)."""
-        if not self.available() or self.failed:
-            return False
-        from vizcore import metrics
-
-        return metrics.reference_path(self.model).exists()
+        return not self.failed and metrics.reference_path(self.model).exists()
 
     def prepare(self) -> None:
         """Start computing the reference in a background thread (once per process)."""
-        if not self.available() or self.ready():
+        if self.failed or self.ready():
             return
         with self._lock:
             if self._thread is None:
@@ -378,8 +362,6 @@ class NaturalReference:
                 self._thread.start()
 
     def _compute(self) -> None:
-        from vizcore import metrics
-
         try:
             metrics.natural_reference(self.model)
         except Exception:  # a background thread has nobody to report to but the log
@@ -391,8 +373,6 @@ class NaturalReference:
         if not self.ready():
             self.prepare()
             return None
-        from vizcore import metrics
-
         s = result.settings
         try:
             return metrics.quality_scores(self.model, s.layer, list(s.filters), list(result.images))
