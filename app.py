@@ -247,7 +247,8 @@ def mark_interrupted_runs() -> None:
     for key in ("single", "compare", "grid"):
         record = ss.get(key)
         if isinstance(record, RunRecord):
-            record.interrupted("It stopped because a setting was changed while it was running.")
+            record.interrupted("It stopped because a setting was changed (or another tab was opened) "
+                               "while it was running.")
 
 
 def live_render(engine: vizcore.Engine, settings: Settings, panel: Panel, record_key: str,
