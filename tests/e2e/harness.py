@@ -11,7 +11,7 @@ import time
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from google.protobuf.message import DecodeError
@@ -61,7 +61,7 @@ class DashboardServer:
     process: subprocess.Popen
     url: str
     log_path: Path
-    started_at: float = field(default_factory=time.perf_counter)
+    started_at: float  # time.perf_counter() just before the process was started
 
     def health(self) -> str:
         """The body of /_stcore/health ("ok" when serving), or the reason it could not be read."""
@@ -100,9 +100,10 @@ def start_server(cache_dir: Path, log_path: Path, app: Path = ROOT / "app.py") -
     command = [sys.executable, "-m", "streamlit", "run", str(app), "--server.port", str(port),
                "--server.address", "127.0.0.1", "--server.headless", "true",
                "--browser.gatherUsageStats", "false"]
+    started = time.perf_counter()
     with open(log_path, "wb") as log:
         process = subprocess.Popen(command, cwd=app.parent, env=env, stdout=log, stderr=subprocess.STDOUT)
-    server = DashboardServer(process, f"http://127.0.0.1:{port}", log_path)
+    server = DashboardServer(process, f"http://127.0.0.1:{port}", log_path, started)
     deadline = time.monotonic() + START_TIMEOUT_S
     while time.monotonic() < deadline:
         if process.poll() is not None:
@@ -230,6 +231,10 @@ class DashboardTab:
         """Forget the pictures seen so far; frames() then lists only the ones shown from now on."""
         self.page.evaluate("() => { window.__vz.frames = []; }")
 
+    def last_click(self) -> float:
+        """performance.now() of the last click in the page, in ms."""
+        return self.page.evaluate("() => window.__vz.clicked")
+
     def frames(self) -> list[dict]:
         """Distinct pictures shown since record_frames: dicts with src, done (Download PNG present) and t (ms)."""
         return self.page.evaluate("() => window.__vz.frames")
@@ -263,10 +268,12 @@ class DashboardTab:
         assert not problems, "\n\n".join(problems)
 
 
-# Installed in every page before Streamlit loads: remembers every distinct picture src shown in the visible tab.
+# Installed in every page before Streamlit loads: remembers every distinct picture src shown in the visible tab
+# (with performance.now() when it appeared) and the time of the last click.
 PAGE_PROBE = """
 (() => {
-  const vz = window.__vz = {frames: [], seen: new Set()};
+  const vz = window.__vz = {frames: [], seen: new Set(), clicked: null};
+  document.addEventListener('click', () => { vz.clicked = performance.now(); }, true);
   const observe = () => {
     const done = document.querySelector('[data-testid="stDownloadButton"]') !== null;
     for (const img of document.querySelectorAll(SELECTOR)) {
