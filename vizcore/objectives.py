@@ -22,4 +22,15 @@ def neuron(activations: tf.Tensor, filter_index: tf.Tensor) -> tf.Tensor:
     return maps[:, h // 2, w // 2]
 
 
+def soft_channel(pre_activations: tf.Tensor, filter_index: tf.Tensor) -> tf.Tensor:
+    """Mean of a softened ReLU of the filter's pre-activation, temperature = its spread over the map.
+
+    On a silent filter the gradient concentrates on the places closest to firing (a soft maximum)
+    instead of vanishing (ReLU) or spreading over the whole map (plain mean).
+    """
+    maps = tf.gather(pre_activations, filter_index, axis=3, batch_dims=1)
+    temperature = tf.stop_gradient(tf.math.reduce_std(maps, axis=[1, 2], keepdims=True)) + 1e-3
+    return tf.reduce_mean(temperature * tf.nn.softplus(maps / temperature), axis=[1, 2])
+
+
 OBJECTIVES: dict[str, Objective] = {"channel": channel, "neuron": neuron}

@@ -26,6 +26,7 @@ class Parameterisation:
     name: str
     init: Callable[[int, np.random.Generator], np.ndarray]
     to_image: Callable[[tf.Tensor], tf.Tensor]
+    wake_only: np.ndarray | None = None  # 1 where a parameter may only change while the filter is silent
 
 
 def uniform_pixels(size: int) -> Parameterisation:
@@ -45,19 +46,30 @@ def rfft2d_frequencies(height: int, width: int) -> np.ndarray:
 
 
 def fourier_decorrelated(size: int, sd: float = 0.01, decay_power: float = 1.0) -> Parameterisation:
-    """Lucid's image: 1/f-scaled Fourier coefficients, decorrelated colour, sigmoid to [0, 1]."""
+    """Lucid's image: 1/f-scaled Fourier coefficients, decorrelated colour, sigmoid to [0, 1].
+
+    Plus a pixel layer, zero at the start, that may only change while the filter is silent: a
+    silent filter often needs a fine pattern the 1/f spectrum would take thousands of steps to
+    build. Once the filter fires, that layer is frozen and the smooth Fourier image does the rest.
+    """
     freqs = rfft2d_frequencies(size, size)
     scale = (1.0 / np.maximum(freqs, 1.0 / size) ** decay_power) * size  # size = sqrt(w * h)
     scale = tf.constant(scale.astype(np.float32))
     color_matrix_t = tf.constant(COLOR_MATRIX.T)
+    spectrum_shape = (2, 3) + freqs.shape
+    n_spectrum, n_pixels = int(np.prod(spectrum_shape)), size * size * 3
 
     def init(batch: int, rng: np.random.Generator) -> np.ndarray:
-        return (sd * rng.standard_normal((batch, 2, 3) + freqs.shape)).astype(np.float32)
+        spectrum = sd * rng.standard_normal((batch, n_spectrum))
+        return np.concatenate([spectrum, np.zeros((batch, n_pixels))], axis=1).astype(np.float32)
 
     def to_image(params: tf.Tensor) -> tf.Tensor:
-        spectrum = tf.complex(params[:, 0] * scale, params[:, 1] * scale)
+        coefficients = tf.reshape(params[:, :n_spectrum], (-1,) + spectrum_shape)
+        spectrum = tf.complex(coefficients[:, 0] * scale, coefficients[:, 1] * scale)
         channels_first = tf.signal.irfft2d(spectrum, fft_length=[size, size])
         image = tf.transpose(channels_first, [0, 2, 3, 1]) / 4.0  # Lucid's magic constant
-        return tf.sigmoid(tf.tensordot(image, color_matrix_t, axes=1))
+        pixels = tf.reshape(params[:, n_spectrum:], (-1, size, size, 3))
+        return tf.sigmoid(tf.tensordot(image, color_matrix_t, axes=1) + pixels)
 
-    return Parameterisation("fourier", init, to_image)
+    wake_only = np.concatenate([np.zeros(n_spectrum), np.ones(n_pixels)]).astype(np.float32)
+    return Parameterisation("fourier", init, to_image, wake_only)

@@ -14,7 +14,7 @@ from vizcore.cache import CachedPicture, RenderCache
 from vizcore.errors import InputError
 from vizcore.methods import Method, get_method
 from vizcore.models import LoadedModel
-from vizcore.objectives import OBJECTIVES, Objective
+from vizcore.objectives import OBJECTIVES, Objective, soft_channel
 
 
 @dataclass(frozen=True)
@@ -82,13 +82,17 @@ def compile_steps(model: LoadedModel, layer: str, method: Method, size: int, obj
 
     def score(images: tf.Tensor, filter_index: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
         z = probe(to_model_input(images))
-        return objective(activation(z), filter_index), objective(z, filter_index)
+        return objective(activation(z), filter_index), soft_channel(z, filter_index)
 
     @tf.function
-    def step(params, state, filter_index, learning_rate, t, seed):
+    def step(params, state, filter_index, learning_rate, t, seed, awake):
         with tf.GradientTape() as tape:
             tape.watch(params)
-            value, pre_activation = score(transform(parameterisation.to_image(params), seed), filter_index)
+            images = parameterisation.to_image(params)
+            # A silent filter is woken on the plain image: the pattern it needs is often too fine
+            # to survive random resampling.
+            images = tf.where(awake[:, None, None, None], transform(images, seed), images)
+            value, pre_activation = score(images, filter_index)
             if method.pass_dead_gradients:
                 # A filter silent on the whole image has zero gradient: follow its pre-activation instead.
                 target = tf.where(value > 0, value, pre_activation)
@@ -96,8 +100,10 @@ def compile_steps(model: LoadedModel, layer: str, method: Method, size: int, obj
                 target = value
             total = tf.reduce_sum(target)
         grad = tape.gradient(total, params)
+        if parameterisation.wake_only is not None:
+            grad = tf.where((value > 0)[:, None], grad * (1.0 - parameterisation.wake_only), grad)
         params, state = method.rule.update(params, grad, state, learning_rate, t)
-        return params, state, value
+        return params, state, value, value > 0
 
     @tf.function
     def evaluate(images, filter_index):
@@ -163,11 +169,13 @@ class Engine:
         state = method.rule.init(params)
         filter_index = tf.constant(settings.filters, tf.int32)
         learning_rate = tf.constant(settings.learning_rates, tf.float32)
+        awake = tf.ones([batch], tf.bool)
         history: list[np.ndarray] = []
         notes: list[str] = []
         for t in range(1, settings.steps + 1):
-            params, state, value = compiled.step(params, state, filter_index, learning_rate,
-                                                 tf.constant(float(t)), tf.constant([settings.seed, t], tf.int64))
+            params, state, value, awake = compiled.step(params, state, filter_index, learning_rate,
+                                                        tf.constant(float(t)),
+                                                        tf.constant([settings.seed, t], tf.int64), awake)
             history.append(value.numpy())
             if t == 1:
                 notes = dead_start_notes(method, settings, history[0])
