@@ -129,6 +129,9 @@ def is_run_end(payload: bytes) -> bool:
 
 def launch_browser(playwright: Playwright) -> Browser:
     """Debian's Chromium, headless, with a fresh temporary profile (never `playwright install`)."""
+    if not Path(CHROMIUM).exists():
+        raise RuntimeError(f"{CHROMIUM} is missing: install Debian's browser with `make browser-deps` "
+                           "(apt-get install chromium chromium-driver)")
     return playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
 
 
