@@ -5,8 +5,8 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
-from conftest import tiny_model
 from scipy import ndimage
+from tiny_models import tiny_model
 
 import vizcore
 from vizcore import metrics

@@ -4,7 +4,7 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
-from conftest import tiny_model
+from tiny_models import tiny_model
 
 from vizcore import Engine, InputError, LoadedModel, get_method
 from vizcore.cache import RenderCache
