@@ -1,4 +1,4 @@
-"""The command line: ``vizcore layers``, ``vizcore render`` and ``vizcore grid``.
+"""The command line: ``vizcore layers``, ``vizcore render``, ``vizcore grid`` and ``vizcore atlas``.
 
 A mistake in the input ends as one ``error: ...`` line on stderr and exit code 2, never a traceback;
 Ctrl-C ends as ``interrupted`` and exit code 130. Output files are written atomically, so an
@@ -21,7 +21,7 @@ from typing import TextIO
 import numpy as np
 from PIL import Image, ImageDraw
 
-from vizcore import validate
+from vizcore import atlas, validate
 from vizcore.atomic import atomic_path
 from vizcore.cache import RenderCache
 from vizcore.errors import InputError, VizError
@@ -42,8 +42,9 @@ GRID_MARGIN, GRID_LABEL_HEIGHT = 4, 12
 class ProgressBar:
     """A progress bar with ETA on stderr: redrawn in place on a terminal, a line per quarter otherwise."""
 
-    def __init__(self, total: int, label: str, stream: TextIO | None = None, width: int = 30):
-        self.total, self.label, self.width = max(total, 1), label, width
+    def __init__(self, total: int, label: str, stream: TextIO | None = None, width: int = 30, unit: str = "steps"):
+        self.total, self.label, self.width, self.unit = max(total, 1), label, width, unit
+        self.detail = ""  # shown after the counts, e.g. per-layer progress
         self.stream = stream or sys.stderr
         self.live = self.stream.isatty()
         self.start = time.monotonic()
@@ -72,7 +73,8 @@ class ProgressBar:
         filled = round(fraction * self.width)
         elapsed = now - self.start
         return (f"{self.label} [{'#' * filled}{'.' * (self.width - filled)}] {fraction:4.0%} "
-                f"{done}/{self.total} steps, {format_seconds(elapsed)} elapsed, ETA {self.eta(done, now)}")
+                f"{done}/{self.total} {self.unit}{self.detail}, {format_seconds(elapsed)} elapsed, "
+                f"ETA {self.eta(done, now)}")
 
     def eta(self, done: int, now: float) -> str:
         """Time left at the pace since the first finished step ('?' until that pace is known)."""
@@ -160,10 +162,15 @@ def expand_filters(ranges: list[tuple[int, int]] | None, layer: LayerInfo) -> li
     return list(dict.fromkeys(i for first, last in ranges for i in range(first, last + 1)))
 
 
+def check_batch(batch: int) -> None:
+    """Batch size from 1 to the engine's maximum."""
+    if not 1 <= batch <= validate.MAX_BATCH:
+        raise InputError(f"--batch must be from 1 to {validate.MAX_BATCH} (got {batch}).")
+
+
 def check_grid_layout(args: argparse.Namespace) -> None:
     """Batch size from 1 to the engine's maximum; at least one column."""
-    if not 1 <= args.batch <= validate.MAX_BATCH:
-        raise InputError(f"--batch must be from 1 to {validate.MAX_BATCH} (got {args.batch}).")
+    check_batch(args.batch)
     if args.columns < 1:
         raise InputError(f"--columns must be at least 1 (got {args.columns}).")
 
@@ -320,6 +327,56 @@ def run_grid(args: argparse.Namespace) -> int:
     return 0
 
 
+def run_atlas(args: argparse.Namespace) -> int:
+    """Render every filter of the chosen layers into an atlas folder (resumable), here or on Ray workers."""
+    check_numbers(args)
+    check_batch(args.batch)
+    model = open_model(args)
+    announce_weights(model, sys.stderr)
+    engine = Engine(model)  # no render cache: the atlas folder is the cache
+    layers = atlas.choose_layers(model, args.layers)
+    parameters = atlas.atlas_parameters(engine, args.method, args.steps, args.size, args.lr, args.seed)
+    book = atlas.open_atlas(args.out, model, parameters)
+    print_notes(book.notes)
+    if not args.no_quality and not reference_path(model).exists():
+        print("note: measuring every filter on natural photos once, for the quality score (about a minute)",
+              file=sys.stderr)
+    total = sum(model.layer(name).filters for name in layers)
+    bar = ProgressBar(total, "atlas", unit="filters")
+    before = finished_filters(book, layers)
+
+    def progress(counts: dict[str, tuple[int, int]]) -> None:
+        bar.detail = layer_counts(counts)
+        bar.update(sum(done for done, _ in counts.values()))
+
+    try:
+        if args.ray:
+            factory = functools.partial(load_model, args.model, args.weights)
+            with atlas.ray_renderer(args.ray, factory, model.fingerprint) as renderer:
+                book.build(renderer, layers, args.batch, progress, not args.no_quality)
+        else:
+            book.build(atlas.local_renderer(engine), layers, args.batch, progress, not args.no_quality)
+    finally:
+        bar.close()
+    print(f"atlas {', '.join(layers)} | {parameters.method} {parameters.steps} steps {parameters.size} px "
+          f"| weights {model.weights} | {finished_filters(book, layers) - before} filters rendered in "
+          f"{time.monotonic() - bar.start:.1f} s -> {book.folder}")
+    return 0
+
+
+def finished_filters(book: atlas.Atlas, layers: Sequence[str]) -> int:
+    """How many filters of these layers the atlas has finished."""
+    return sum(done for done, _ in book.counts(layers).values())
+
+
+def layer_counts(counts: dict[str, tuple[int, int]]) -> str:
+    """E.g. ' · 1/2 layers complete · block2_conv1 8/128': the layers still in progress with their counts."""
+    complete = sum(done == total for done, total in counts.values())
+    parts = [f"{complete}/{len(counts)} layers complete"] if len(counts) > 1 else []
+    parts += [f"{name} {done}/{total}" for name, (done, total) in counts.items() if done < total]
+    return "".join(f" · {part}" for part in parts)
+
+
 def print_notes(notes: Sequence[str]) -> None:
     """Each distinct note as a `note:` line on stderr."""
     for note in dict.fromkeys(notes):
@@ -339,6 +396,18 @@ def method_defaults(attribute: str) -> str:
     return ", ".join(f"{method.name} {getattr(method, attribute):g}" for method in METHODS.values())
 
 
+def add_picture_options(group: argparse._ArgumentGroup) -> None:
+    """The settings that change a picture: --method, --steps, --size, --lr, --seed."""
+    group.add_argument("--method", choices=list(METHODS), default="robust",
+                       help="robust: clean Lucid-style pictures (default); classic: the original notebook's loop")
+    group.add_argument("--steps", type=int, help=f"iterations, 1-{validate.MAX_STEPS} "
+                       f"(default: the method's: {method_defaults('default_steps')})")
+    group.add_argument("--size", type=int, default=128,
+                       help=f"picture size in pixels, {validate.MIN_SIZE}-{validate.MAX_SIZE} (default 128)")
+    group.add_argument("--lr", type=float,
+                       help=f"learning rate (default: the method's: {method_defaults('default_lr')})")
+    group.add_argument("--seed", type=int, default=0, help="random seed of the start image and transforms (default 0)")
+
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser; options shared by several subcommands are defined once, as parent parsers."""
@@ -352,15 +421,7 @@ def build_parser() -> argparse.ArgumentParser:
     render_options = argparse.ArgumentParser(add_help=False)
     group = render_options.add_argument_group("rendering")
     group.add_argument("--layer", required=True, help="conv layer name, e.g. block3_conv1 (see `vizcore layers`)")
-    group.add_argument("--method", choices=list(METHODS), default="robust",
-                       help="robust: clean Lucid-style pictures (default); classic: the original notebook's loop")
-    group.add_argument("--steps", type=int, help=f"iterations, 1-{validate.MAX_STEPS} "
-                       f"(default: the method's: {method_defaults('default_steps')})")
-    group.add_argument("--size", type=int, default=128,
-                       help=f"picture size in pixels, {validate.MIN_SIZE}-{validate.MAX_SIZE} (default 128)")
-    group.add_argument("--lr", type=float,
-                       help=f"learning rate (default: the method's: {method_defaults('default_lr')})")
-    group.add_argument("--seed", type=int, default=0, help="random seed of the start image and transforms (default 0)")
+    add_picture_options(group)
     group.add_argument("--out", type=Path, required=True, help="output .png file (written atomically)")
     group.add_argument("--no-cache", action="store_true", help="do not read or write the disk cache of renders")
 
@@ -380,6 +441,21 @@ def build_parser() -> argparse.ArgumentParser:
     grid.add_argument("--batch", type=int, default=16, help="filters optimised together as one batch (default 16)")
     grid.add_argument("--columns", type=int, default=8, help="pictures per row of the grid (default 8)")
     grid.set_defaults(run=run_grid)
+    book = commands.add_parser("atlas", parents=[model_options], help="render every filter of some layers into "
+                               "a resumable atlas folder (PNGs + index.json)")
+    group = book.add_argument_group("rendering")
+    group.add_argument("--layers", default="all", help="'all' (default) or layer names, e.g. "
+                       "block1_conv1,block2_conv1")
+    add_picture_options(group)
+    group.add_argument("--out", type=Path, required=True, help="atlas folder; the pictures go to a subfolder "
+                       "named by the weights and settings, so other settings never mix with them")
+    group.add_argument("--batch", type=int, default=atlas.DEFAULT_BATCH, help="filters optimised together "
+                       f"as one batch (default {atlas.DEFAULT_BATCH}, the fastest on 2 cores)")
+    group.add_argument("--no-quality", action="store_true", help="skip the quality score (saves measuring "
+                       "natural photos once, about a minute)")
+    group.add_argument("--ray", metavar="ADDRESS", help="render batches as Ray tasks: 'local' starts Ray on "
+                       "this machine, else a cluster address (every node needs vizcore and the weights)")
+    book.set_defaults(run=run_atlas)
     return parser
 
 

@@ -1,0 +1,203 @@
+"""The filter atlas on a tiny model: files and index, resuming after an interruption, a new folder per
+setting, a corrupt index, sorting, Ray workers equal to one process, and the command line's bad input."""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import tiny_model
+from PIL import Image
+
+from vizcore import Engine, cli
+from vizcore.atlas import INDEX, AtlasParameters, build_atlas, find_atlas, open_atlas, ray_renderer
+
+TESTS = Path(__file__).resolve().parent
+LAYERS = ["conv1", "conv2"]  # 4 + 6 filters
+TINY = AtlasParameters("robust", steps=6, size=32, lr=0.05, seed=3)
+
+
+@pytest.fixture(scope="module")
+def engine(tmp_path_factory) -> Engine:
+    """The tiny model, with the natural-photo reference (quality score) cached in a private folder."""
+    os.environ.setdefault("VIZCORE_CACHE", str(tmp_path_factory.mktemp("vizcore-cache")))
+    return Engine(tiny_model())
+
+
+@pytest.fixture(scope="module")
+def reference(engine, tmp_path_factory) -> Path:
+    """An atlas built in one go, in batches of 4: the result every other way must reproduce."""
+    return build_atlas(engine, tmp_path_factory.mktemp("reference"), LAYERS, TINY, batch=4).folder
+
+
+def files(folder: Path) -> dict[str, bytes]:
+    """Every visible file of an atlas folder (temporary files start with a dot) with its contents."""
+    return {str(path.relative_to(folder)): path.read_bytes() for path in sorted(folder.rglob("[!.]*"))
+            if path.is_file()}
+
+
+class Interrupt(Exception):
+    """Stands for Ctrl-C arriving after some batches."""
+
+
+def interrupt_after(batches: int):
+    """A progress callback that stops the build once ``batches`` batches are saved."""
+    calls = []
+
+    def progress(counts: dict[str, tuple[int, int]]) -> None:
+        calls.append(counts)
+        if len(calls) > batches:
+            raise Interrupt
+    return progress
+
+
+def test_atlas_has_a_png_and_a_record_per_filter(engine, reference):
+    index = json.loads((reference / INDEX).read_text())
+    assert reference.name == TINY.fingerprint(engine.model.fingerprint) == index["fingerprint"]
+    assert index["model"]["fingerprint"] == engine.model.fingerprint
+    assert index["parameters"] == {"method": "robust", "steps": 6, "size": 32, "lr": 0.05, "seed": 3,
+                                   "cache_version": 1}
+    assert {layer: list(entry["done"]) for layer, entry in index["layers"].items()} == {
+        "conv1": ["0", "1", "2", "3"], "conv2": ["0", "1", "2", "3", "4", "5"]}
+    for layer, entry in index["layers"].items():
+        assert entry["filters"] == {"conv1": 4, "conv2": 6}[layer]
+        for number, record in entry["done"].items():
+            assert np.asarray(Image.open(reference / layer / f"{number}.png")).shape == (32, 32, 3)
+            assert record["activation"] > 0 and np.isfinite(record["loss"])
+            assert record["quality"] is None or record["quality"] > 0
+    assert any(record["quality"] for entry in index["layers"].values() for record in entry["done"].values())
+
+
+def test_an_interrupted_build_resumes_to_the_identical_atlas(engine, reference, tmp_path):
+    with pytest.raises(Interrupt):
+        build_atlas(engine, tmp_path, LAYERS, TINY, batch=4, progress=interrupt_after(1))
+    folder = tmp_path / reference.name
+    assert list(json.loads((folder / INDEX).read_text())["layers"]) == ["conv1"]
+    # what a kill in the middle of an atomic write leaves behind: a half-written temporary file
+    (folder / f".{INDEX}.x1y2.json").write_text('{"fingerprint": "half')
+    (folder / "conv2").mkdir()
+    (folder / "conv2" / ".0.png.x1y2.png").write_bytes(b"\x89PNG half")
+    seen = []
+    build_atlas(engine, tmp_path, LAYERS, TINY, batch=4, progress=seen.append)
+    assert seen[0] == {"conv1": (4, 4), "conv2": (0, 6)}  # conv1 was not rendered again
+    assert seen[-1] == {"conv1": (4, 4), "conv2": (6, 6)}
+    assert files(folder) == files(reference)
+
+
+def test_a_png_without_record_or_a_record_without_png_is_redone(engine, reference, tmp_path):
+    folder = tmp_path / reference.name
+    shutil.copytree(reference, folder)
+    (folder / "conv2" / "4.png").unlink()
+    index = json.loads((folder / INDEX).read_text())
+    del index["layers"]["conv1"]["done"]["2"]
+    (folder / INDEX).write_text(json.dumps(index))
+    (folder / "conv1" / "2.png").write_bytes(b"not the finished picture")
+    atlas = open_atlas(tmp_path, engine.model, TINY)
+    assert atlas.notes == ["1 filters of the index had lost their PNG and will be rendered again."]
+    assert [job.filters for job in atlas.jobs(LAYERS, batch=4)] == [(2,), (4,)]
+    build_atlas(engine, tmp_path, LAYERS, TINY, batch=4)
+    assert json.loads((folder / INDEX).read_text()) == json.loads((reference / INDEX).read_text())
+    for name in ("conv1/2.png", "conv2/4.png"):  # rendered alone, not in its original batch of 4
+        difference = np.asarray(Image.open(folder / name), int) - np.asarray(Image.open(reference / name), int)
+        assert np.abs(difference).max() <= 2
+
+
+def test_other_settings_go_to_another_folder(engine, reference, tmp_path):
+    shutil.copytree(reference, tmp_path / reference.name)
+    before = files(tmp_path / reference.name)
+    other = AtlasParameters("robust", steps=3, size=32, lr=0.05, seed=3)
+    atlas = build_atlas(engine, tmp_path, ["conv1"], other)
+    assert atlas.folder != tmp_path / reference.name
+    assert json.loads((atlas.folder / INDEX).read_text())["parameters"]["steps"] == 3
+    assert files(tmp_path / reference.name) == before
+    assert len({TINY.fingerprint("a"), TINY.fingerprint("b"), other.fingerprint("a"),
+                AtlasParameters("robust", 6, 32, 0.05, 4).fingerprint("a")}) == 4
+
+
+@pytest.mark.parametrize("damage", [b'{"fingerprint": "abc", "lay', b"\xff\xfe", b'{"layers": []}',
+                                    b"[1, 2]"])
+def test_a_corrupt_index_is_set_aside_and_its_filters_redone(engine, reference, tmp_path, damage):
+    folder = tmp_path / reference.name
+    shutil.copytree(reference, folder)
+    (folder / INDEX).write_bytes(damage)
+    atlas = open_atlas(tmp_path, engine.model, TINY)
+    assert len(atlas.notes) == 1 and "unusable" in atlas.notes[0] and "rendered again" in atlas.notes[0]
+    assert (folder / f"{INDEX}.corrupt").read_bytes() == damage
+    assert find_atlas(tmp_path, engine.model, TINY) is None
+    build_atlas(engine, tmp_path, LAYERS, TINY, batch=4)
+    assert files(folder) == {**files(reference), f"{INDEX}.corrupt": damage}
+
+
+def test_tiles_sort_by_score_best_first_with_missing_scores_last(engine, reference):
+    atlas = find_atlas(reference.parent, engine.model, TINY)
+    by_number = atlas.tiles("conv2")
+    assert [number for number, _, _ in by_number] == list(range(6))
+    by_activation = atlas.tiles("conv2", "activation")
+    assert [r["activation"] for _, _, r in by_activation] == sorted((r["activation"] for _, _, r in by_number),
+                                                                     reverse=True)
+    qualities = [r["quality"] for _, _, r in atlas.tiles("conv2", "quality")]
+    known = [q for q in qualities if q is not None]
+    assert qualities == known + [None] * (len(qualities) - len(known))
+    assert known == sorted(known, reverse=True)
+
+
+def tiny_atlas_model():
+    """The model factory the Ray workers call: the same tiny model, built in the worker."""
+    return tiny_model()
+
+
+@pytest.fixture
+def local_ray(monkeypatch):
+    """A local Ray instance with 2 CPUs whose workers can import this module; never hangs (150 s limit)."""
+    ray = pytest.importorskip("ray")
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(TESTS), os.environ.get("PYTHONPATH", "")]))
+
+    def give_up(signum, frame):
+        raise TimeoutError("Ray did not finish within 150 s")
+
+    previous = signal.signal(signal.SIGALRM, give_up)
+    signal.alarm(150)
+    try:
+        ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+        yield ray
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
+        ray.shutdown()
+
+
+def test_ray_workers_build_the_same_atlas(engine, reference, tmp_path, local_ray):
+    with ray_renderer("local", tiny_atlas_model, engine.model.fingerprint) as renderer:
+        build_atlas(engine, tmp_path, LAYERS, TINY, batch=4, renderer=renderer)
+    folder = tmp_path / reference.name
+    assert files(folder).keys() == files(reference).keys()
+    for layer, size in (("conv1", 4), ("conv2", 6)):
+        for number in range(size):
+            name = f"{layer}/{number}.png"
+            difference = np.asarray(Image.open(folder / name), int) - np.asarray(Image.open(reference / name), int)
+            assert np.abs(difference).max() <= 2, name
+    got, want = (json.loads((f / INDEX).read_text())["layers"] for f in (folder, reference))
+    for layer, entry in want.items():
+        for number, record in entry["done"].items():
+            assert got[layer]["done"][number] == pytest.approx(record, rel=1e-3, abs=1e-4)
+
+
+@pytest.mark.parametrize("extra, words", [
+    (["--layers", "block9_conv1"], ["Unknown layer 'block9_conv1'", "block1_conv1"]),
+    (["--layers", ","], ["--layers needs"]),
+    (["--batch", "0"], ["--batch must be from 1 to 64"]),
+    (["--steps", "0"], ["Iterations"]),
+    (["--lr", "nan"], ["Learning rate"]),
+])
+def test_bad_atlas_input_fails_with_a_plain_message(engine, tmp_path, capsys, extra, words):
+    code = cli.main(["atlas", "--model", "hed-vgg16", "--out", str(tmp_path), *extra])
+    stderr = capsys.readouterr().err
+    assert code == 2 and "Traceback" not in stderr
+    [line] = [line for line in stderr.splitlines() if line.startswith("error: ")]
+    for word in words:
+        assert word in line, line
+    assert not any(tmp_path.iterdir())

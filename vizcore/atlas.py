@@ -1,0 +1,341 @@
+"""The filter atlas: every filter of the chosen layers rendered once to a PNG, with an ``index.json``
+of loss, activation and quality score per filter.
+
+Layout: ``OUT/<fingerprint>/<layer>/<filter>.png`` and ``OUT/<fingerprint>/index.json``, where the
+fingerprint covers the weights and every setting that changes a picture, so other settings never mix
+with these. Every file is written atomically and the index only after its pictures, so an atlas
+stopped at any moment (Ctrl-C, kill -9) continues where it stopped. Batches of filters run in this
+process or as Ray tasks (one model per Ray worker); this process alone writes the files.
+"""
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from vizcore.atomic import atomic_path, cache_dir, write_bytes_atomic
+from vizcore.cache import CACHE_VERSION
+from vizcore.errors import InputError, VizError
+from vizcore.metrics import quality_scores
+from vizcore.models import LoadedModel
+from vizcore.render import Engine
+
+ATLAS_VERSION = 1
+INDEX = "index.json"
+DEFAULT_BATCH = 8  # measured fastest on 2 cores (benchmarks/atlas.py)
+SORT_ORDERS = ("filter", "quality", "activation")
+
+Record = dict[str, float | None]  # loss, activation, quality of one finished filter
+Progress = Callable[[dict[str, tuple[int, int]]], None]  # layer -> (done, total)
+
+
+@dataclass(frozen=True)
+class AtlasParameters:
+    """Every setting that changes the pictures (besides the weights)."""
+
+    method: str
+    steps: int
+    size: int
+    lr: float
+    seed: int
+
+    def fingerprint(self, model_fingerprint: str) -> str:
+        """Short hash naming the atlas folder for these settings on these weights."""
+        text = json.dumps({"model": model_fingerprint, **asdict(self), "cache_version": CACHE_VERSION,
+                           "atlas_version": ATLAS_VERSION}, sort_keys=True)
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def atlas_parameters(engine: Engine, method: str = "robust", steps: int | None = None, size: int = 128,
+                     lr: float | None = None, seed: int = 0) -> AtlasParameters:
+    """Validated parameters with the method's defaults filled in (InputError on bad values)."""
+    settings = engine.settings(engine.model.layers[0].name, [0], method, steps, size,
+                               None if lr is None else [lr], seed)
+    return AtlasParameters(settings.method, settings.steps, settings.size, settings.learning_rates[0], settings.seed)
+
+
+def choose_layers(model: LoadedModel, text: str) -> list[str]:
+    """'all' or comma-separated layer names -> names in the model's order (InputError on unknown names)."""
+    if text.strip().lower() == "all":
+        return [info.name for info in model.layers]
+    wanted = {model.layer(name.strip()).name for name in text.split(",") if name.strip()}
+    if not wanted:
+        raise InputError("--layers needs 'all' or layer names such as block1_conv1,block2_conv1.")
+    return [info.name for info in model.layers if info.name in wanted]
+
+
+# ---------------------------------------------------------------- rendering (in any process)
+
+
+@dataclass(frozen=True)
+class Job:
+    """One batch of filters of one layer."""
+
+    layer: str
+    filters: tuple[int, ...]
+    parameters: AtlasParameters
+    quality: bool = True
+
+
+@dataclass
+class Done:
+    """A finished batch: one picture and one record per filter."""
+
+    job: Job
+    images: np.ndarray
+    records: list[Record]
+
+
+def render_job(engine: Engine, job: Job) -> Done:
+    """Render one batch and measure each picture's quality score (unless the job says not to)."""
+    p = job.parameters
+    result = engine.render(engine.settings(job.layer, job.filters, p.method, p.steps, p.size, [p.lr], p.seed))
+    scores = (quality_scores(engine.model, job.layer, list(job.filters), list(result.images)) if job.quality
+              else [None] * len(job.filters))
+    records = [{"loss": float(result.loss_history[-1, i]), "activation": float(result.activation[i]),
+                "quality": scores[i]} for i in range(len(job.filters))]
+    return Done(job, result.images, records)
+
+
+Renderer = Callable[[Sequence[Job]], Iterator[Done]]
+
+
+def local_renderer(engine: Engine) -> Renderer:
+    """Render the jobs one after the other in this process."""
+    def render(jobs: Sequence[Job]) -> Iterator[Done]:
+        for job in jobs:
+            yield render_job(engine, job)
+    return render
+
+
+class AtlasWorker:
+    """A Ray actor: builds the model once (with one TensorFlow thread per CPU it was given), then renders jobs."""
+
+    def __init__(self, model_factory: Callable[[], LoadedModel], threads: int):
+        import tensorflow as tf
+
+        tf.config.threading.set_intra_op_parallelism_threads(threads)
+        tf.config.threading.set_inter_op_parallelism_threads(threads)
+        self.engine = Engine(model_factory())
+
+    def fingerprint(self) -> str:
+        """The weights fingerprint of the worker's model."""
+        return self.engine.model.fingerprint
+
+    def render(self, job: Job) -> Done:
+        """Render one batch."""
+        return render_job(self.engine, job)
+
+
+@contextlib.contextmanager
+def ray_renderer(address: str, model_factory: Callable[[], LoadedModel], fingerprint: str,
+                 workers: int | None = None, cpus_per_worker: int = 1) -> Iterator[Renderer]:
+    """Render jobs as Ray tasks on ``workers`` actors (default: one per CPU of the cluster).
+
+    ``address`` is 'local' to start Ray on this machine, or a cluster address; a Ray instance that is
+    already running is used as it is. ``model_factory`` must be importable on the workers; each worker
+    must load weights with this ``fingerprint``.
+    """
+    try:
+        import ray
+        from ray.util import ActorPool
+    except ImportError:
+        raise InputError("--ray needs the Ray package: pip install ray") from None
+    started = not ray.is_initialized()
+    if started:
+        try:
+            ray.init(address=None if address == "local" else address, include_dashboard=False,
+                     log_to_driver=False)
+        except (ConnectionError, RuntimeError, ValueError) as error:
+            raise InputError(f"Could not connect to the Ray cluster at {address}: {error}") from None
+    try:
+        count = workers or max(1, int(ray.cluster_resources().get("CPU", 1)) // cpus_per_worker)
+        actor = ray.remote(num_cpus=cpus_per_worker)(AtlasWorker)
+        actors = [actor.remote(model_factory, cpus_per_worker) for _ in range(count)]
+        found = set(ray.get([a.fingerprint.remote() for a in actors]))
+        if found != {fingerprint}:
+            raise VizError(f"The Ray workers loaded other weights ({', '.join(sorted(found))}) than this "
+                           f"machine ({fingerprint}): give every node the same model.")
+        pool = ActorPool(actors)
+
+        def render(jobs: Sequence[Job]) -> Iterator[Done]:
+            yield from pool.map_unordered(lambda worker, job: worker.render.remote(job), jobs)
+
+        yield render
+    finally:
+        if started:
+            ray.shutdown()
+
+
+# ---------------------------------------------------------------- the atlas on disk
+
+
+@dataclass
+class Atlas:
+    """One atlas folder: its model and parameters, and a record per finished filter."""
+
+    folder: Path
+    fingerprint: str
+    model: dict[str, str]
+    parameters: AtlasParameters
+    layer_sizes: dict[str, int]
+    records: dict[str, dict[int, Record]]
+    notes: list[str] = field(default_factory=list)
+
+    def png(self, layer: str, index: int) -> Path:
+        """Where the picture of one filter lives."""
+        return self.folder / layer / f"{index}.png"
+
+    def counts(self, layers: Sequence[str]) -> dict[str, tuple[int, int]]:
+        """Per layer: (finished filters, all filters)."""
+        return {layer: (len(self.records.get(layer, {})), self.layer_sizes[layer]) for layer in layers}
+
+    def index(self) -> dict:
+        """The index as plain JSON values, layers and filters in order (so equal atlases write equal files)."""
+        return {"atlas_version": ATLAS_VERSION, "fingerprint": self.fingerprint, "model": self.model,
+                "parameters": {**asdict(self.parameters), "cache_version": CACHE_VERSION},
+                "layers": {layer: {"filters": size,
+                                   "done": {str(i): self.records[layer][i] for i in sorted(self.records[layer])}}
+                           for layer, size in self.layer_sizes.items() if self.records.get(layer)}}
+
+    def save(self, done: Done) -> None:
+        """Write a finished batch: its pictures first, then the index, each atomically."""
+        layer = done.job.layer
+        for index, image in zip(done.job.filters, done.images):
+            with atomic_path(self.png(layer, index)) as temporary:
+                Image.fromarray(image).save(temporary, format="PNG")
+        self.records.setdefault(layer, {}).update(zip(done.job.filters, done.records))
+        write_bytes_atomic(self.folder / INDEX, json.dumps(self.index(), indent=1).encode())
+
+    def jobs(self, layers: Sequence[str], batch: int, quality: bool = True) -> list[Job]:
+        """Batches of the filters still to render, layer by layer in order."""
+        jobs = []
+        for layer in layers:
+            todo = [i for i in range(self.layer_sizes[layer]) if i not in self.records.get(layer, {})]
+            jobs += [Job(layer, tuple(todo[i:i + batch]), self.parameters, quality)
+                     for i in range(0, len(todo), batch)]
+        return jobs
+
+    def build(self, renderer: Renderer, layers: Sequence[str], batch: int = DEFAULT_BATCH,
+              progress: Progress | None = None, quality: bool = True) -> None:
+        """Render every filter of ``layers`` not finished yet, saving after each batch."""
+        if progress:
+            progress(self.counts(layers))
+        for done in renderer(self.jobs(layers, batch, quality)):
+            self.save(done)
+            if progress:
+                progress(self.counts(layers))
+
+    def tiles(self, layer: str, sort_by: str = "filter") -> list[tuple[int, Path, Record]]:
+        """The layer's finished filters as (filter, PNG path, record), by filter number or best score first."""
+        if sort_by not in SORT_ORDERS:
+            raise InputError(f"Sort by one of: {', '.join(SORT_ORDERS)} (got '{sort_by}').")
+        tiles = [(i, self.png(layer, i), record) for i, record in sorted(self.records.get(layer, {}).items())
+                 if self.png(layer, i).is_file()]
+        if sort_by != "filter":  # best first; filters without a number (None) last
+            tiles.sort(key=lambda tile: -np.inf if tile[2][sort_by] is None else tile[2][sort_by], reverse=True)
+        return tiles
+
+
+def model_description(model: LoadedModel) -> dict[str, str]:
+    """The model as the index describes it."""
+    return {"architecture": model.architecture, "weights": model.weights,
+            "weights_description": model.weights_description, "fingerprint": model.fingerprint}
+
+
+def read_records(folder: Path, fingerprint: str, layer_sizes: dict[str, int]) -> dict[str, dict[int, Record]]:
+    """The finished filters of ``folder/index.json``; ValueError naming the problem if it is unusable."""
+    try:
+        index = json.loads((folder / INDEX).read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise ValueError(f"it cannot be read ({error})") from None
+    if not isinstance(index, dict) or index.get("fingerprint") != fingerprint:
+        raise ValueError("it belongs to another atlas")
+    records: dict[str, dict[int, Record]] = {}
+    try:
+        for layer, entry in index["layers"].items():
+            if layer not in layer_sizes:
+                raise ValueError(f"it names an unknown layer {layer}")
+            records[layer] = {int(i): {key: _number(record[key], key == "quality")
+                                       for key in ("loss", "activation", "quality")}
+                              for i, record in entry["done"].items() if 0 <= int(i) < layer_sizes[layer]}
+    except (KeyError, TypeError, AttributeError) as error:
+        raise ValueError(f"its structure is wrong ({type(error).__name__}: {error})") from None
+    return records
+
+
+def _number(value: object, nullable: bool) -> float | None:
+    if value is None and nullable:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(f"{value!r} is not a number")
+    return float(value)
+
+
+def open_atlas(out_dir: str | os.PathLike, model: LoadedModel, parameters: AtlasParameters) -> Atlas:
+    """The atlas for this model and these parameters under ``out_dir``, with what is already finished.
+
+    A filter counts as finished only with both its index record and its PNG; anything else is redone.
+    An unreadable index is set aside as ``index.json.corrupt`` and its filters are redone (with a note).
+    """
+    fingerprint = parameters.fingerprint(model.fingerprint)
+    folder = Path(out_dir) / fingerprint
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise InputError(f"Cannot create the atlas folder {folder}: {error.strerror or error}.") from None
+    sizes = {info.name: info.filters for info in model.layers}
+    atlas = Atlas(folder, fingerprint, model_description(model), parameters, sizes, {})
+    if not (folder / INDEX).exists():
+        return atlas
+    try:
+        atlas.records = read_records(folder, fingerprint, sizes)
+    except ValueError as error:
+        os.replace(folder / INDEX, folder / f"{INDEX}.corrupt")
+        atlas.notes.append(f"The atlas index {folder / INDEX} was unusable: {error}. It was set aside as "
+                           f"{INDEX}.corrupt and its filters will be rendered again.")
+        return atlas
+    lost = 0
+    for layer, records in atlas.records.items():
+        for index in [i for i in records if not atlas.png(layer, i).is_file()]:
+            del records[index]
+            lost += 1
+    if lost:
+        atlas.notes.append(f"{lost} filters of the index had lost their PNG and will be rendered again.")
+    return atlas
+
+
+def build_atlas(engine: Engine, out_dir: str | os.PathLike, layers: Sequence[str], parameters: AtlasParameters,
+                batch: int = DEFAULT_BATCH, renderer: Renderer | None = None, progress: Progress | None = None,
+                quality: bool = True) -> Atlas:
+    """Open (or start) the atlas and render its missing filters, in this process unless ``renderer`` says else."""
+    atlas = open_atlas(out_dir, engine.model, parameters)
+    atlas.build(renderer or local_renderer(engine), layers, batch, progress, quality)
+    return atlas
+
+
+# ---------------------------------------------------------------- reading (dashboard)
+
+
+def atlas_root() -> Path:
+    """Where the dashboard looks for atlases: $VIZCORE_ATLAS, else the cache folder's ``atlas``."""
+    return Path(os.environ.get("VIZCORE_ATLAS") or cache_dir() / "atlas")
+
+
+def find_atlas(root: str | os.PathLike, model: LoadedModel, parameters: AtlasParameters) -> Atlas | None:
+    """The finished part of an atlas for these settings under ``root``, or None if there is none (read only)."""
+    fingerprint = parameters.fingerprint(model.fingerprint)
+    folder = Path(root) / fingerprint
+    sizes = {info.name: info.filters for info in model.layers}
+    try:
+        records = read_records(folder, fingerprint, sizes)
+    except ValueError:
+        return None
+    return Atlas(folder, fingerprint, model_description(model), parameters, sizes, records)
