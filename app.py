@@ -18,6 +18,7 @@ import pandas as pd
 import streamlit as st
 
 import vizcore
+from vizcore.atlas import Atlas, AtlasParameters, atlas_root, find_atlas
 from vizcore.cache import RenderCache
 from vizcore.methods import METHODS
 from vizcore.render import Settings
@@ -57,6 +58,7 @@ REDRAW_SECONDS = 0.3   # the live view (progress, curve) is redrawn at least thi
 MIN_REDRAW_SECONDS = 0.1  # ...and new pictures are shown at once, but never more often than this
 CHART_HEIGHT = 280
 RESPONSE_AXIS = "Filter response"
+ATLAS_SORTS = {"Filter number": "filter", "Quality score": "quality", "Activation": "activation"}
 
 ss = st.session_state
 
@@ -448,18 +450,65 @@ def turn_page(layer: str, page: int) -> None:
     ss.setdefault("grid_pages", {})[layer] = page
 
 
+def grid_page(name: str, count: int, what: str, first: int = 0) -> range:
+    """Previous/next page buttons around '``what`` a–b of ``count``' (numbered from ``first``); returns the
+    positions (from 0) shown on this page."""
+    pages = math.ceil(count / GRID_PAGE)
+    page = min(ss.get("grid_pages", {}).get(name, 0), pages - 1)
+    positions = range(page * GRID_PAGE, min(count, (page + 1) * GRID_PAGE))
+    back, middle, forward = st.columns([1, 3, 1], vertical_alignment="center")
+    back.button("Previous page", disabled=page == 0, on_click=turn_page, args=(name, page - 1),
+                width="stretch", help="Show the previous 16 filters.")
+    middle.markdown(f"<div style='text-align:center'><b>{name}</b> · {what} {positions[0] + first}–"
+                    f"{positions[-1] + first} of {count} · page {page + 1} of {pages}</div>", unsafe_allow_html=True)
+    forward.button("Next page", disabled=page == pages - 1, on_click=turn_page, args=(name, page + 1),
+                   width="stretch", help="Show the next 16 filters.")
+    return positions
+
+
+def draw_tiles(layer: str, filters: Sequence[int], images: Sequence, captions: Sequence[str]) -> None:
+    """The pictures in rows, each with a button that opens it in the Single filter tab."""
+    st.caption("Press **Open filter N** under a picture to look at it on its own in the Single filter tab.")
+    for start in range(0, len(filters), GRID_COLUMNS):
+        for column, index, image, caption in zip(st.columns(GRID_COLUMNS), filters[start:], images[start:],
+                                                  captions[start:]):
+            column.image(image, caption=caption, width="stretch")
+            column.button(f"Open filter {index}", key=f"open_{index}", on_click=open_filter, args=(layer, index),
+                          width="stretch", help=f"Show filter {index} in the Single filter tab.")
+
+
+def view_atlas(engine: vizcore.Engine, view: View) -> Atlas | None:
+    """The precomputed atlas with the sidebar's settings, if it has pictures of the chosen layer."""
+    found = find_atlas(atlas_root(), engine.model, AtlasParameters(view.method, view.steps, view.size, view.lr, 0))
+    return found if found is not None and found.tiles(view.layer) else None
+
+
+def atlas_grid(atlas: Atlas, info: vizcore.LayerInfo) -> None:
+    """The whole layer from the atlas, paged, sorted as chosen."""
+    order = st.selectbox("Sort by", list(ATLAS_SORTS), key="atlas_sort",
+                         help="Filter number, or the strongest pictures first: by how much more they excite "
+                              "their filter than natural photos do (quality score), or by the raw response.")
+    tiles = atlas.tiles(info.name, ATLAS_SORTS[order])
+    done = len(tiles)
+    st.caption(f"Shown at once from a precomputed atlas ({done} of {info.filters} filters"
+               f"{'' if done == info.filters else ' so far'}), made with the sidebar's settings.")
+    page = [tiles[position] for position in grid_page(info.name, done, "pictures", first=1)]
+    draw_tiles(info.name, [number for number, _, _ in page], [str(path) for _, path, _ in page],
+               [tile_caption(number, record) for number, _, record in page])
+
+
+def tile_caption(number: int, record: dict) -> str:
+    quality = "" if record["quality"] is None else f" · {record['quality']:.1f}× photo"
+    return f"Filter {number}{quality} · response {record['activation']:.3g}"
+
+
 def layer_grid_tab(engine: vizcore.Engine, view: View) -> None:
     info = engine.model.layer(view.layer)
-    pages = math.ceil(info.filters / GRID_PAGE)
-    page = min(ss.get("grid_pages", {}).get(info.name, 0), pages - 1)
-    filters = list(range(page * GRID_PAGE, min(info.filters, (page + 1) * GRID_PAGE)))
-    back, middle, forward = st.columns([1, 3, 1], vertical_alignment="center")
-    back.button("Previous page", disabled=page == 0, on_click=turn_page, args=(info.name, page - 1),
-                width="stretch", help="Show the previous 16 filters.")
-    middle.markdown(f"<div style='text-align:center'><b>{info.name}</b> · filters {filters[0]}–{filters[-1]} of "
-                    f"{info.filters} · page {page + 1} of {pages}</div>", unsafe_allow_html=True)
-    forward.button("Next page", disabled=page == pages - 1, on_click=turn_page, args=(info.name, page + 1),
-                   width="stretch", help="Show the next 16 filters.")
+    atlas = view_atlas(engine, view)
+    if atlas is not None:
+        atlas_grid(atlas, info)
+        return
+    filters = list(grid_page(info.name, info.filters, "filters"))
     settings = settings_for(engine, view, filters=filters)
     record = ss.get("grid")
     if record is None or record.settings != settings:
@@ -485,15 +534,7 @@ def layer_grid_tab(engine: vizcore.Engine, view: View) -> None:
         panel.clear_controls()
         record = live_render(engine, settings, panel, "grid", [f"filter {f}" for f in filters])
     with panel.pictures.container():
-        st.caption("Press **Open filter N** under a picture to look at it on its own in the Single filter tab.")
-        for start in range(0, len(filters), GRID_COLUMNS):
-            columns = st.columns(GRID_COLUMNS)
-            for column, position in zip(columns, range(start, min(start + GRID_COLUMNS, len(filters)))):
-                index = filters[position]
-                column.image(record.images[position], caption=f"Filter {index}", width="stretch")
-                column.button(f"Open filter {index}", key=f"open_{index}", on_click=open_filter,
-                              args=(info.name, index), width="stretch",
-                              help=f"Show filter {index} in the Single filter tab.")
+        draw_tiles(info.name, filters, record.images, [f"Filter {index}" for index in filters])
 
 
 def duration_words(seconds: float) -> str:

@@ -12,6 +12,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 import vizcore
+from vizcore.atlas import AtlasParameters, Job, local_renderer, open_atlas
 from vizcore.view import NaturalReference
 
 APP = Path(__file__).resolve().parents[1] / "app.py"
@@ -231,3 +232,29 @@ def test_engine_errors_become_short_messages(monkeypatch, failure: Exception, me
     assert at.error[0].value.startswith(message)
     assert "boom" not in at.error[0].value and "Traceback" not in at.error[0].value
     assert at.session_state["single"].status == "stopped"
+
+
+def test_layer_grid_shows_a_precomputed_atlas_sorted_by_response(vgg16, tmp_path, monkeypatch) -> None:
+    parameters = AtlasParameters("robust", steps=5, size=64, lr=0.05, seed=0)
+    atlas = open_atlas(tmp_path, vgg16, parameters)
+    for done in local_renderer(vizcore.Engine(vgg16))([Job("block1_conv1", (0, 1, 2, 3), parameters, quality=False)]):
+        atlas.save(done)
+    monkeypatch.setenv("VIZCORE_ATLAS", str(tmp_path))
+    at = small(start(), steps=5)
+    at.session_state["tab"] = "Layer grid"
+    at.run()
+    assert "Render this page" not in [b.label for b in at.button]  # shown at once, nothing to render
+    assert any("4 of 64 filters so far" in caption.value for caption in at.caption)
+    assert [b.label for b in at.button if b.label.startswith("Open")] == [f"Open filter {i}" for i in range(4)]
+
+    at.selectbox(key="atlas_sort").set_value("Activation").run()
+    strongest_first = [number for number, _, _ in atlas.tiles("block1_conv1", "activation")]
+    assert strongest_first != [0, 1, 2, 3]  # the order really changes
+    assert [b.label for b in at.button if b.label.startswith("Open")] == [f"Open filter {i}" for i in strongest_first]
+    button(at, f"Open filter {strongest_first[0]}").click().run()
+    assert at.number_input(key="filter").value == strongest_first[0]
+
+    at.session_state["tab"] = "Layer grid"
+    at.slider(key="steps").set_value(6).run()  # other settings: no atlas, rendering on demand as before
+    assert "Render this page" in [b.label for b in at.button]
+    assert not at.exception and not at.error
