@@ -10,12 +10,13 @@ import sys
 import time
 import urllib.request
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 
 from google.protobuf.message import DecodeError
 from playwright.sync_api import Browser, ConsoleMessage, Error, Locator, Page, Playwright, expect
+from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -35,6 +36,8 @@ SUPERSEDED_MEDIA_404 = "Failed to load resource: the server responded with a sta
 IMAGE_SOURCE_ERROR = "Client Error: Image source error -"
 SHOWN_IMAGES = '[data-testid="stImage"] img'
 BROKEN_IMAGES = "images => images.filter(i => !(i.naturalWidth > 0)).map(i => i.getAttribute('src'))"
+ALL_LOADED = f"[...document.querySelectorAll('{SHOWN_IMAGES}')].every(i => i.complete && i.naturalWidth > 0)"
+SETTLE_MS = 10_000
 EXCEPTION = '[data-testid="stException"]'
 IMAGES = '[role="tabpanel"]:not([hidden]) [data-testid="stImage"] img'
 ALERTS = '[data-testid="stAlert"]'
@@ -254,7 +257,8 @@ class DashboardTab:
     def problems(self) -> list[str]:
         """Exception elements, traceback text and console errors seen on the page (empty when all is well)."""
         found = list(self.errors)
-        self.page.wait_for_function(f"() => [...document.querySelectorAll('{SHOWN_IMAGES}')].every(i => i.complete)")
+        with suppress(PlaywrightTimeoutError):  # a superseded live frame may show as broken until its successor
+            self.page.wait_for_function(f"() => {ALL_LOADED}", timeout=SETTLE_MS)
         for src in self.page.eval_on_selector_all(SHOWN_IMAGES, BROKEN_IMAGES):
             found.append(f"picture failed to load: {src}")
         found += [f"a picture on the page is missing on the server: {src}" for src in sorted(self.missing_media)

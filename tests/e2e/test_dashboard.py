@@ -48,12 +48,13 @@ def test_compare_learning_rates_shows_two_pictures_and_one_chart(tab: DashboardT
     with tab.rerun():
         tab.page.get_by_role("tab", name="Compare learning rates").click()
     rates = tab.select_exactly("Learning rates", 2)
-    tab.button("Compare").click()
+    with tab.rerun():  # the run ends when both pictures are finished
+        tab.button("Compare").click()
 
     expect(tab.images()).to_have_count(2, timeout=120_000)
     expect(tab.page.locator(CHARTS)).to_have_count(1)
     for rate in rates:
-        expect(tab.page.get_by_text(f"learning rate {rate}").first).to_be_visible()
+        expect(tab.page.get_by_test_id("stImageCaption").filter(has_text=f"learning rate {rate}")).to_be_visible()
     tab.assert_clean()
 
 
@@ -64,6 +65,20 @@ def test_bad_link_values_get_plain_warnings_and_the_page_still_works(tab: Dashbo
     expect(tab.page.locator(ALERTS).filter(has_text="many")).to_be_visible()
     tab.assert_clean()
     generate(tab)
+    tab.assert_clean()
+
+
+def test_out_of_range_filter_is_flagged_and_the_last_valid_one_is_rendered(tab: DashboardTab) -> None:
+    tab.open("?layer=block1_conv1&filter=3&method=robust&steps=30&size=64")
+    field = tab.page.get_by_label("Filter", exact=True)
+    field.fill("999")
+    field.press("Enter")
+
+    expect(field).to_have_attribute("aria-invalid", "true")
+    expect(tab.page.get_by_text("between 0 and 63")).to_be_visible()
+    generate(tab)
+    expect(tab.page.get_by_text("block1_conv1 filter 3 · Robust")).to_be_visible()
+    assert "filter=3" in tab.page.url
     tab.assert_clean()
 
 
