@@ -6,6 +6,7 @@ from collections.abc import Callable
 
 import pytest
 from harness import ALERTS, CHARTS, ROOT, DashboardServer, DashboardTab
+from PIL import Image
 from playwright.sync_api import expect
 
 pytestmark = pytest.mark.browser
@@ -40,6 +41,10 @@ def test_generate_shows_live_frames_then_the_result(tab: DashboardTab) -> None:
     expect(tab.images()).to_have_count(1)
     expect(tab.page.get_by_text("block2_conv1 filter 5 · Robust · 200 iterations")).to_be_visible()
     assert re.search(r"layer=block2_conv1\b.*filter=5\b.*size=64\b", tab.page.url), tab.page.url
+    with tab.page.expect_download() as download:
+        tab.button("Download PNG").click()
+    with Image.open(download.value.path()) as picture:
+        assert (picture.format, picture.size) == ("PNG", (64, 64))
     tab.assert_clean()
 
 
