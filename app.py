@@ -480,7 +480,7 @@ def draw_tiles(layer: str, filters: Sequence[int], images: Sequence, captions: S
 def view_atlas(engine: vizcore.Engine, view: View) -> Atlas | None:
     """The precomputed atlas with the sidebar's settings, if it has pictures of the chosen layer."""
     found = find_atlas(atlas_root(), engine.model, AtlasParameters(view.method, view.steps, view.size, view.lr, 0))
-    return found if found is not None and found.tiles(view.layer) else None
+    return found if found is not None and found.records.get(view.layer) else None
 
 
 def atlas_grid(atlas: Atlas, info: vizcore.LayerInfo) -> None:

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import tiny_model
 from PIL import Image
+from tiny_models import tiny_model
 
 from vizcore import Engine, cli
 from vizcore.atlas import INDEX, AtlasParameters, build_atlas, find_atlas, open_atlas, ray_renderer
@@ -201,3 +201,18 @@ def test_bad_atlas_input_fails_with_a_plain_message(engine, tmp_path, capsys, ex
     for word in words:
         assert word in line, line
     assert not any(tmp_path.iterdir())
+
+
+def test_the_command_line_builds_an_atlas_and_a_rerun_has_nothing_left_to_do(engine, tmp_path, capsys):
+    command = ["atlas", "--model", "hed-vgg16", "--layers", "block1_conv1", "--steps", "2", "--size", "32",
+               "--batch", "32", "--no-quality", "--out", str(tmp_path)]
+    assert cli.main(command) == 0
+    out, err = capsys.readouterr()
+    assert "64 filters rendered" in out and "64/64 filters" in err
+    assert "32/64 filters · block1_conv1 32/64" in err  # per-layer counts while it runs
+    [folder] = tmp_path.iterdir()
+    index = json.loads((folder / INDEX).read_text())
+    assert len(index["layers"]["block1_conv1"]["done"]) == 64 and len(list(folder.glob("block1_conv1/*.png"))) == 64
+    assert cli.main(command) == 0
+    assert "0 filters rendered" in capsys.readouterr().out
+    assert json.loads((folder / INDEX).read_text()) == index

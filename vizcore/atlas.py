@@ -116,13 +116,13 @@ def local_renderer(engine: Engine) -> Renderer:
 
 
 class AtlasWorker:
-    """A Ray actor: builds the model once (with one TensorFlow thread per CPU it was given), then renders jobs."""
+    """A Ray actor on one CPU: builds the model once (TensorFlow on one thread), then renders jobs."""
 
-    def __init__(self, model_factory: Callable[[], LoadedModel], threads: int):
+    def __init__(self, model_factory: Callable[[], LoadedModel]):
         import tensorflow as tf
 
-        tf.config.threading.set_intra_op_parallelism_threads(threads)
-        tf.config.threading.set_inter_op_parallelism_threads(threads)
+        tf.config.threading.set_intra_op_parallelism_threads(1)
+        tf.config.threading.set_inter_op_parallelism_threads(1)
         self.engine = Engine(model_factory())
 
     def fingerprint(self) -> str:
@@ -135,9 +135,8 @@ class AtlasWorker:
 
 
 @contextlib.contextmanager
-def ray_renderer(address: str, model_factory: Callable[[], LoadedModel], fingerprint: str,
-                 workers: int | None = None, cpus_per_worker: int = 1) -> Iterator[Renderer]:
-    """Render jobs as Ray tasks on ``workers`` actors (default: one per CPU of the cluster).
+def ray_renderer(address: str, model_factory: Callable[[], LoadedModel], fingerprint: str) -> Iterator[Renderer]:
+    """Render jobs as Ray tasks on one single-threaded actor per CPU of the cluster.
 
     ``address`` is 'local' to start Ray on this machine, or a cluster address; a Ray instance that is
     already running is used as it is. ``model_factory`` must be importable on the workers; each worker
@@ -156,10 +155,12 @@ def ray_renderer(address: str, model_factory: Callable[[], LoadedModel], fingerp
         except (ConnectionError, RuntimeError, ValueError) as error:
             raise InputError(f"Could not connect to the Ray cluster at {address}: {error}") from None
     try:
-        count = workers or max(1, int(ray.cluster_resources().get("CPU", 1)) // cpus_per_worker)
-        actor = ray.remote(num_cpus=cpus_per_worker)(AtlasWorker)
-        actors = [actor.remote(model_factory, cpus_per_worker) for _ in range(count)]
-        found = set(ray.get([a.fingerprint.remote() for a in actors]))
+        actor = ray.remote(num_cpus=1)(AtlasWorker)
+        actors = [actor.remote(model_factory) for _ in range(max(1, int(ray.cluster_resources().get("CPU", 1))))]
+        try:
+            found = set(ray.get([a.fingerprint.remote() for a in actors]))
+        except ray.exceptions.RayError as error:
+            raise VizError(f"The Ray workers could not load the model: {error}") from None
         if found != {fingerprint}:
             raise VizError(f"The Ray workers loaded other weights ({', '.join(sorted(found))}) than this "
                            f"machine ({fingerprint}): give every node the same model.")
