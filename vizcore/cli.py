@@ -7,6 +7,7 @@ interrupted or failed run never leaves a half-written picture.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import functools
 import json
 import math
@@ -349,13 +350,11 @@ def run_atlas(args: argparse.Namespace) -> int:
         bar.detail = layer_counts(counts)
         bar.update(sum(done for done, _ in counts.values()))
 
+    workers = (atlas.ray_renderer(args.ray, functools.partial(load_model, args.model, args.weights), model.fingerprint)
+               if args.ray else contextlib.nullcontext(atlas.local_renderer(engine)))
     try:
-        if args.ray:
-            factory = functools.partial(load_model, args.model, args.weights)
-            with atlas.ray_renderer(args.ray, factory, model.fingerprint) as renderer:
-                book.build(renderer, layers, args.batch, progress, not args.no_quality)
-        else:
-            book.build(atlas.local_renderer(engine), layers, args.batch, progress, not args.no_quality)
+        with workers as renderer:
+            book.build(renderer, layers, args.batch, progress, not args.no_quality)
     finally:
         bar.close()
     print(f"atlas {', '.join(layers)} | {parameters.method} {parameters.steps} steps {parameters.size} px "
