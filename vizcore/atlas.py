@@ -29,7 +29,7 @@ from vizcore.render import Engine
 
 ATLAS_VERSION = 1
 INDEX = "index.json"
-DEFAULT_BATCH = 8  # measured fastest on 2 cores (benchmarks/atlas.py)
+DEFAULT_BATCH = 8  # on 2 cores batching gains little; 8 was best for block1_conv1 (benchmarks/atlas.py)
 SORT_ORDERS = ("filter", "quality", "activation")
 
 Record = dict[str, float | None]  # loss, activation, quality of one finished filter

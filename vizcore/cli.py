@@ -449,7 +449,7 @@ def build_parser() -> argparse.ArgumentParser:
     group.add_argument("--out", type=Path, required=True, help="atlas folder; the pictures go to a subfolder "
                        "named by the weights and settings, so other settings never mix with them")
     group.add_argument("--batch", type=int, default=atlas.DEFAULT_BATCH, help="filters optimised together "
-                       f"as one batch (default {atlas.DEFAULT_BATCH}, the fastest on 2 cores)")
+                       f"as one batch (default {atlas.DEFAULT_BATCH}; on 2 cores batching gains little)")
     group.add_argument("--no-quality", action="store_true", help="skip the quality score (saves measuring "
                        "natural photos once, about a minute)")
     group.add_argument("--ray", metavar="ADDRESS", help="render batches as Ray tasks: 'local' starts Ray on "
