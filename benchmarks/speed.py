@@ -93,15 +93,15 @@ def step_flops(model: LoadedModel, layer: str, size: int) -> float:
     raise ValueError(f"{layer} is not in the model")
 
 
-def matmul_peak(trials: int = 12, n: int = 2048) -> float:
-    """The machine's practical float32 GFLOP/s: best of several ``n`` x ``n`` matmuls under tf.function."""
+def matmul_peak(trials: int = 3, n: int = 2048) -> float:
+    """The machine's float32 GFLOP/s right now: best of a few ``n`` x ``n`` matmuls under tf.function."""
     a = tf.random.uniform((n, n))
-    matmul = tf.function(lambda x: tf.matmul(x, x))
-    matmul(a).numpy()
+    matmul = tf.function(tf.linalg.matmul, autograph=False)
+    matmul(a, a).numpy()
     best = float("inf")
     for _ in range(trials):
         start = time.perf_counter()
-        matmul(a).numpy()
+        matmul(a, a).numpy()
         best = min(best, time.perf_counter() - start)
     return 2 * n ** 3 / best / 1e9
 
@@ -118,22 +118,24 @@ def measure(timers: dict[object, Callable[[], list[float]]], repeats: int) -> di
 
 
 def layer_rows(model: LoadedModel, engine: vizcore.Engine, layers: list[str], sizes: list[int],
-               count: int, repeats: int) -> list[list[object]]:
-    """One row per (layer, size): ms/step of the four loops, FLOPs, GFLOP/s and the ratio to the compiled seed."""
-    seed, rows, peak = SeedLoop(model), [], matmul_peak()
-    print(f"machine peak (best float32 2048x2048 matmul, as loaded now): {peak:.0f} GFLOP/s")
+               count: int, repeats: int) -> tuple[list[list[object]], float]:
+    """One row per (layer, size): ms/step of the four loops, FLOPs, FLOP bound, GFLOP/s, ratio to the compiled seed.
+
+    The machine's peak is the best matmul rate seen between rows (load changes during the run).
+    """
+    seed, rows, peak = SeedLoop(model), [], 0.0
     for layer in layers:
         for size in sizes:
+            peak = max(peak, matmul_peak())
             eager, compiled = seed.steps(layer, size, False), seed.steps(layer, size, True)
             ms = measure({"eager": partial(take, eager, count), "compiled": partial(take, compiled, count),
                           "classic": partial(engine_steps, engine, layer, size, "classic", 1, count),
                           "robust": partial(engine_steps, engine, layer, size, "robust", 1, count)}, repeats)
             gflop = step_flops(model, layer, size) / 1e9
-            rows.append([layer, size, gflop, 1000 * gflop / peak, ms["eager"], ms["compiled"], ms["classic"],
-                         ms["robust"], 1000 * gflop / ms["classic"], 1000 * gflop / ms["robust"],
-                         ms["robust"] / ms["compiled"]])
+            rows.append([layer, size, gflop, ms["eager"], ms["compiled"], ms["classic"], ms["robust"],
+                         1000 * gflop / ms["classic"], 1000 * gflop / ms["robust"], ms["robust"] / ms["compiled"]])
             print("  " + " ".join(f"{v:.1f}" if isinstance(v, float) else str(v) for v in rows[-1]), flush=True)
-    return rows
+    return [row[:3] + [1000 * row[2] / peak] + row[3:] for row in rows], peak
 
 
 def batch_rows(engine: vizcore.Engine, layers: list[str], size: int, count: int, repeats: int) -> list[list[object]]:
@@ -150,7 +152,7 @@ def batch_rows(engine: vizcore.Engine, layers: list[str], size: int, count: int,
 def grid_rows(engine: vizcore.Engine, count: int, repeats: int, full: bool) -> tuple[list[list[object]], str]:
     """Whole-grid time per batch size (from a few steps), and the real time of the best one if ``full``."""
     rows = []
-    for batch in (16, 32, 64) if full else (16, 32):
+    for batch in (1, 8, 16, 32, 64) if full else (1, 16):
         ms = measure({batch: partial(engine_steps, engine, GRID_LAYER, GRID_SIZE, "robust", batch, count)},
                      repeats)[batch]
         rows.append([batch, ms, ms / batch, ms * GRID_STEPS * (GRID_FILTERS // batch) / 1000])
@@ -179,8 +181,9 @@ def main() -> None:
     engine = vizcore.Engine(model, cache=None)
     sizes = [int(s) for s in args.sizes.split(",")]
 
-    rows = layer_rows(model, engine, layers, sizes, count, repeats)
-    print(f"\nms per step (median of {repeats} x {count} steps after warm-up); FLOPs count convs only\n")
+    rows, peak = layer_rows(model, engine, layers, sizes, count, repeats)
+    print(f"\nms per step (median of {repeats} x {count} steps after warm-up); FLOPs count convs only; "
+          f"bound = FLOPs at the best matmul rate seen, {peak:.0f} GFLOP/s\n")
     print(format_table(["layer", "px", "GFLOP/step", "bound ms", "seed eager", "seed compiled", "classic",
                         "robust", "classic GFLOP/s", "robust GFLOP/s", "robust/compiled seed"], rows))
     print("\nbatching: ms per picture-step\n")
