@@ -192,6 +192,7 @@ def test_ray_workers_build_the_same_atlas(engine, reference, tmp_path, local_ray
     (["--batch", "0"], ["--batch must be from 1 to 64"]),
     (["--steps", "0"], ["Iterations"]),
     (["--lr", "nan"], ["Learning rate"]),
+    (["--layers", "block1_conv1", "--ray", "127.0.0.1:1"], ["Nothing answers at the Ray address"]),
 ])
 def test_bad_atlas_input_fails_with_a_plain_message(engine, tmp_path, capsys, extra, words):
     code = cli.main(["atlas", "--model", "hed-vgg16", "--out", str(tmp_path), *extra])

@@ -24,7 +24,7 @@ from vizcore.atomic import atomic_path, cache_dir, write_bytes_atomic
 from vizcore.cache import CACHE_VERSION
 from vizcore.errors import InputError, VizError
 from vizcore.metrics import quality_scores
-from vizcore.models import LoadedModel
+from vizcore.models import LoadedModel, network_reachable
 from vizcore.render import Engine
 
 ATLAS_VERSION = 1
@@ -134,6 +134,15 @@ class AtlasWorker:
         return render_job(self.engine, job)
 
 
+def check_ray_address(address: str) -> None:
+    """Fail at once, in plain words, when nothing listens at a ``host:port`` Ray address (Ray itself
+    keeps retrying for minutes)."""
+    host, _, port = address.removeprefix("ray://").rpartition(":")
+    if not host or not port.isdigit() or not network_reachable((host, int(port)), timeout=5.0):
+        raise InputError(f"Nothing answers at the Ray address '{address}': give host:port of a running Ray "
+                         "head (started with `ray start --head`), or use --ray local.")
+
+
 @contextlib.contextmanager
 def ray_renderer(address: str, model_factory: Callable[[], LoadedModel], fingerprint: str) -> Iterator[Renderer]:
     """Render jobs as Ray tasks on one single-threaded actor per CPU of the cluster.
@@ -148,6 +157,8 @@ def ray_renderer(address: str, model_factory: Callable[[], LoadedModel], fingerp
     except ImportError:
         raise InputError("--ray needs the Ray package: pip install ray") from None
     started = not ray.is_initialized()
+    if started and address != "local":
+        check_ray_address(address)
     if started:
         try:
             ray.init(address=None if address == "local" else address, include_dashboard=False,

@@ -332,6 +332,8 @@ def run_atlas(args: argparse.Namespace) -> int:
     """Render every filter of the chosen layers into an atlas folder (resumable), here or on Ray workers."""
     check_numbers(args)
     check_batch(args.batch)
+    if args.ray and args.ray != "local":
+        atlas.check_ray_address(args.ray)  # before loading anything: a typo fails at once
     model = open_model(args)
     announce_weights(model, sys.stderr)
     engine = Engine(model)  # no render cache: the atlas folder is the cache
