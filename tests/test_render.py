@@ -153,3 +153,10 @@ def test_bad_settings_get_plain_messages(tiny, kwargs, words):
     with pytest.raises(InputError, match=words):
         settings = engine.settings(**kwargs)
         engine.render(settings)
+
+
+def test_robust_wakes_a_dead_centre_neuron():
+    engine = Engine(dead_filter_model())
+    result = engine.render(engine.settings("conv2", [0], steps=150, size=32, objective="neuron"))
+    assert result.loss_history[0, 0] == 0.0
+    assert result.activation[0] > 0

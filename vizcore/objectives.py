@@ -34,3 +34,7 @@ def soft_channel(pre_activations: tf.Tensor, filter_index: tf.Tensor) -> tf.Tens
 
 
 OBJECTIVES: dict[str, Objective] = {"channel": channel, "neuron": neuron}
+
+# What a silent filter follows instead, on its pre-activation: a single neuron's pre-activation
+# already has a gradient; a whole channel's is softened so the places closest to firing lead.
+WAKE_UP: dict[str, Objective] = {"channel": soft_channel, "neuron": neuron}

@@ -14,7 +14,7 @@ from vizcore.cache import CachedPicture, RenderCache
 from vizcore.errors import InputError
 from vizcore.methods import Method, get_method
 from vizcore.models import LoadedModel
-from vizcore.objectives import OBJECTIVES, Objective, soft_channel
+from vizcore.objectives import OBJECTIVES, WAKE_UP
 
 
 @dataclass(frozen=True)
@@ -70,8 +70,9 @@ class CompiledSteps:
     evaluate: Callable
 
 
-def compile_steps(model: LoadedModel, layer: str, method: Method, size: int, objective: Objective) -> CompiledSteps:
+def compile_steps(model: LoadedModel, layer: str, method: Method, size: int, objective: str) -> CompiledSteps:
     """Build the ascent step once; filter indices, learning rates, step and seed are tensor arguments."""
+    maximise, wake_up = OBJECTIVES[objective], WAKE_UP[objective]
     probe = model.probe(layer)
     activation = model.activation_fn(layer)
     parameterisation = method.parameterisation(size)
@@ -82,7 +83,7 @@ def compile_steps(model: LoadedModel, layer: str, method: Method, size: int, obj
 
     def score(images: tf.Tensor, filter_index: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
         z = probe(to_model_input(images))
-        return objective(activation(z), filter_index), soft_channel(z, filter_index)
+        return maximise(activation(z), filter_index), wake_up(z, filter_index)
 
     @tf.function
     def step(params, state, filter_index, learning_rate, t, seed, awake):
@@ -128,7 +129,7 @@ class Engine:
         key = (layer, method.name, size, objective)
         with self._lock:
             if key not in self._compiled:
-                self._compiled[key] = compile_steps(self.model, layer, method, size, OBJECTIVES[objective])
+                self._compiled[key] = compile_steps(self.model, layer, method, size, objective)
             return self._compiled[key]
 
     def settings(self, layer: str, filters: Sequence[int], method: str = "robust", steps: int | None = None,
