@@ -5,30 +5,25 @@ Streamlit (URL parsing, pacing, PNG bytes) in ``vizcore.view``.  Start with ``st
 """
 from __future__ import annotations
 
-import contextlib
-import logging
 import math
-import os
 import random
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import pandas as pd
 import streamlit as st
 
 import vizcore
+from dashboard.shared import LOG, engine_or_stop, model_source, natural_reference, reported, ss, step_clock
 from vizcore.atlas import Atlas, AtlasParameters, atlas_root, find_atlas
-from vizcore.cache import RenderCache
 from vizcore.methods import METHODS
 from vizcore.render import Settings
 from vizcore.view import (
     COMPARE_MAX,
     MAX_ITERATIONS,
     SIZES,
-    NaturalReference,
     RunRecord,
-    StepClock,
     View,
     compare_defaults,
     loss_chart_spec,
@@ -43,14 +38,6 @@ from vizcore.view import (
     view_from_query,
 )
 
-LOG = logging.getLogger("filter_explorer")
-if not LOG.handlers:  # the script re-runs on every interaction; configure the logger once per process
-    _handler = logging.StreamHandler()
-    _handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    LOG.addHandler(_handler)
-    LOG.setLevel(logging.INFO)
-    LOG.propagate = False
-
 TABS = ("Single filter", "Compare learning rates", "Layer grid", "About")
 GRID_PAGE = 16
 GRID_COLUMNS = 4
@@ -59,63 +46,6 @@ MIN_REDRAW_SECONDS = 0.1  # ...and new pictures are shown at once, but never mor
 CHART_HEIGHT = 280
 RESPONSE_AXIS = "Filter response"
 ATLAS_SORTS = {"Filter number": "filter", "Quality score": "quality", "Activation": "activation"}
-
-ss = st.session_state
-
-
-# ---------------------------------------------------------------- shared resources (all visitors)
-
-@st.cache_resource(show_spinner="Loading the VGG16 network (only on the first visit after a start)…")
-def load_engine(source: str) -> vizcore.Engine:
-    """The model, its compiled steps and the disk cache of finished pictures; thread-safe, shared."""
-    return vizcore.Engine(vizcore.load_model(source), RenderCache())
-
-
-@st.cache_resource
-def step_clock() -> StepClock:
-    """Measured seconds per step, so live pictures arrive about three times a second at any depth."""
-    return StepClock()
-
-
-@st.cache_resource
-def natural_reference(source: str) -> NaturalReference:
-    """The "x strongest natural photo" scorer, prepared in the background on first use."""
-    return NaturalReference(load_engine(source).model)
-
-
-def model_source() -> str:
-    return os.environ.get("VIZCORE_MODEL", "auto")
-
-
-def engine_or_stop() -> vizcore.Engine:
-    """The shared engine, or a plain error with what to do (and the page stops there)."""
-    try:
-        return load_engine(model_source())
-    except vizcore.VizError as error:
-        st.error(f"The model could not be loaded. {error}\n\n**What to do:** start the page with the offline "
-                 "weights, `VIZCORE_MODEL=hed-vgg16 streamlit run app.py`, then reload this page.")
-    except Exception:
-        LOG.exception("Loading the model failed")
-        st.error("Something went wrong while loading the model. Reload the page in a minute; if it keeps "
-                 "happening, the details are in the server's log.")
-    st.stop()
-
-
-@contextlib.contextmanager
-def reported(doing: str) -> Iterator[None]:
-    """Show errors inside the block as a short message instead of a traceback.
-
-    Only ``Exception`` is caught: Streamlit's rerun and stop signals derive from BaseException
-    and must pass through.
-    """
-    try:
-        yield
-    except vizcore.VizError as error:
-        st.error(str(error))
-    except Exception:
-        LOG.exception("Failed while %s", doing)
-        st.error(f"Something went wrong while {doing}. Please try again; if it keeps happening, "
-                 "reload the page (the details are in the server's log).")
 
 
 # ---------------------------------------------------------------- the view: URL <-> sidebar
