@@ -15,6 +15,7 @@ import pandas as pd
 import streamlit as st
 
 import vizcore
+from dashboard.examples import photo_examples
 from dashboard.shared import LOG, engine_or_stop, model_source, natural_reference, reported, ss, step_clock
 from vizcore.atlas import Atlas, AtlasParameters, atlas_root, find_atlas
 from vizcore.methods import METHODS
@@ -290,6 +291,7 @@ def single_filter_tab(engine: vizcore.Engine, view: View, generate: bool) -> Non
     if record is None:
         panel.pictures.info("Choose a layer and a filter in the sidebar, then press **Generate** to watch the "
                             "picture form.")
+        photo_examples(engine, view.layer, view.filter)
         return
     label = f"filter {record.settings.filters[0]}"
     panel.draw_chart(record.losses, [label], record.total)
@@ -315,6 +317,7 @@ def single_filter_tab(engine: vizcore.Engine, view: View, generate: bool) -> Non
             stopped_message(record)
     with right:
         settings_changed_note(record, settings)
+    photo_examples(engine, view.layer, view.filter)  # after the picture, so it never delays a render
 
 
 def save_rates(key: str) -> None:
