@@ -2,38 +2,14 @@
 offline VGG16 (uploads are not supported by AppTest: tests/e2e/test_examples.py covers them)."""
 from __future__ import annotations
 
-import os
 import re
-from pathlib import Path
 
-import pytest
 from streamlit.testing.v1 import AppTest
+from test_app import offline_model, start  # noqa: F401  (the module's autouse fixture: offline weights)
 
 from vizcore import examples
-from vizcore.view import NaturalReference
 
-APP = Path(__file__).resolve().parents[1] / "app.py"
-TIMEOUT = 120
 CROP_CAPTION = re.compile(r"^(.+) · response (\d[\d.e+]*)$")
-
-
-@pytest.fixture(scope="module", autouse=True)
-def offline_model(tmp_path_factory):
-    """The offline weights, a private render cache, and no minute-long natural-photo reference in the background."""
-    os.environ["VIZCORE_MODEL"] = "hed-vgg16"
-    os.environ.setdefault("VIZCORE_CACHE", str(tmp_path_factory.mktemp("vizcore-cache")))
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(NaturalReference, "prepare", lambda self: None)
-        yield
-
-
-def start(**query: str) -> AppTest:
-    at = AppTest.from_file(str(APP), default_timeout=TIMEOUT)
-    for key, value in query.items():
-        at.query_params[key] = value
-    at.run()
-    assert not at.exception
-    return at
 
 
 def crop_captions(at: AppTest) -> list[tuple[str, float]]:
