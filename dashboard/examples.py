@@ -26,8 +26,9 @@ def photo_examples(engine: vizcore.Engine, layer: str, filter_index: int) -> Non
         results = st.container()
         uploads = st.file_uploader(
             "Add your own photos", type=["png", "jpg", "jpeg"], accept_multiple_files=True, key="example_uploads",
-            help="JPEG or PNG photos from your computer. They are searched together with the sample photos, "
-                 "so you can see which part of your own pictures this filter reacts to.")
+            help=f"Up to {examples.MAX_OWN_PHOTOS} JPEG or PNG photos from your computer. They are searched "
+                 "together with the sample photos, so you can see which part of your own pictures this filter "
+                 "reacts to.")
         photos = photo_set(uploads or [])
         with results, reported("looking for the photos that excite this filter"):
             found = filter_examples(engine.model, layer, filter_index, photos)
@@ -51,7 +52,9 @@ def photo_set(uploads: Sequence[UploadedFile]) -> PhotoSet:
             good.append(photo)
         else:
             st.error(f"{photo} It is left out; the other photos are used.")
-    return examples.bundled_photos().plus(good)
+    if len(good) > examples.MAX_OWN_PHOTOS:
+        st.warning(f"Only your first {examples.MAX_OWN_PHOTOS} photos are used; remove some to use others.")
+    return examples.with_own_photos(good[:examples.MAX_OWN_PHOTOS])
 
 
 def filter_examples(model: vizcore.LoadedModel, layer: str, filter_index: int, photos: PhotoSet) -> list[Example]:

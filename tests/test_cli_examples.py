@@ -9,7 +9,7 @@ import pytest
 from PIL import Image
 from test_examples import strongest_patch
 
-from vizcore import cli
+from vizcore import cli, examples
 from vizcore.models import LoadedModel
 
 pytestmark = pytest.mark.slow
@@ -79,3 +79,13 @@ def test_bad_input_is_one_plain_error_line(vgg16: LoadedModel, tmp_path: Path, c
     errors = [line for line in stderr.splitlines() if line.startswith("error: ")]
     assert len(errors) == 1 and words in errors[0], stderr
     assert not (tmp_path / "out").exists() or not list((tmp_path / "out").iterdir())
+
+
+def test_too_many_own_photos_are_refused(vgg16: LoadedModel, tmp_path: Path, capsys) -> None:
+    paths = []
+    for i in range(examples.MAX_OWN_PHOTOS + 1):
+        paths.append(tmp_path / f"mine{i}.png")
+        Image.fromarray(np.full((20, 30, 3), i, np.uint8)).save(paths[-1])
+    code, _, stderr = run(capsys, "--layer", LAYER, "--filter", "0", "--out", str(tmp_path / "out"),
+                          "--photos", *map(str, paths))
+    assert code == 2 and f"error: At most {examples.MAX_OWN_PHOTOS} photos of your own" in stderr

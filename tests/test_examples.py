@@ -162,26 +162,36 @@ def test_bad_requests_get_plain_messages(tiny: LoadedModel) -> None:
 def test_another_filter_of_the_same_layer_reuses_the_maps(tiny: LoadedModel) -> None:
     finder, photos = ExampleFinder(), random_photos(3)
     finder.top_examples(tiny, "conv2", 0, photos)
+    assert finder.computations == 3  # one pass per photo
     finder.top_examples(tiny, "conv2", 5, photos)
-    assert finder.computations == 1
+    assert finder.computations == 3
     finder.top_examples(tiny, "conv1", 0, photos)
-    assert finder.computations == 2
+    assert finder.computations == 6
     finder.top_examples(tiny, "conv2", 2, photos.plus([Photo("more", photos.photos[0].pixels[::-1].copy())]))
-    assert finder.computations == 3
-    other_model = tiny_model(seed=1)
-    finder.top_examples(other_model, "conv2", 0, photos)
-    assert finder.computations == 4
+    assert finder.computations == 7  # only the added photo is new
+    finder.top_examples(tiny_model(seed=1), "conv2", 0, photos)
+    assert finder.computations == 10
 
 
-def test_the_cache_is_bounded_and_forgets_the_oldest_layer(tiny: LoadedModel) -> None:
-    photos = random_photos(2)
-    finder = ExampleFinder(max_bytes=1)  # room for one layer only
+def test_the_cache_is_bounded_and_forgets_the_least_recently_used(tiny: LoadedModel) -> None:
+    photos = random_photos(1)
+    finder = ExampleFinder(max_bytes=1)  # room for the newest maps only
     finder.layer_maps(tiny, "conv1", photos)
     finder.layer_maps(tiny, "conv2", photos)
     finder.layer_maps(tiny, "conv2", photos)
     assert finder.computations == 2
     finder.layer_maps(tiny, "conv1", photos)
     assert finder.computations == 3
+
+
+def test_own_photos_are_added_to_the_bundled_ones_up_to_a_limit() -> None:
+    own = [Photo(f"mine{i}.png", np.full((20, 30, 3), i, np.uint8)) for i in range(examples.MAX_OWN_PHOTOS + 1)]
+    photos = examples.with_own_photos(own[:2])
+    assert [p.name for p in photos.photos] == [*examples.NATURAL_PHOTOS, "mine0.png", "mine1.png"]
+    assert max(examples.bundled_photos().photos[0].pixels.shape) == examples.WORK_SIDE
+    assert photos.identity != examples.with_own_photos(own[1:3]).identity
+    with pytest.raises(InputError, match=f"At most {examples.MAX_OWN_PHOTOS} photos"):
+        examples.with_own_photos(own)
 
 
 def test_sessions_asking_at_once_share_one_computation(tiny: LoadedModel) -> None:
@@ -193,7 +203,7 @@ def test_sessions_asking_at_once_share_one_computation(tiny: LoadedModel) -> Non
         thread.start()
     for thread in threads:
         thread.join()
-    assert finder.computations == 1 and len(results) == 4 and all(results)
+    assert finder.computations == len(photos) and len(results) == 4 and all(results)
 
 
 # ---------------------------------------------------------------- the real VGG16
@@ -211,7 +221,7 @@ def test_real_vgg16_block1_examples_match_the_models_own_maps(vgg16: LoadedModel
     layer, index = "block1_conv1", 12
     planted = np.full((120, 160, 3), 128, np.uint8)
     planted[59:62, 99:102] = strongest_patch(vgg16, layer, index)
-    photos = examples.bundled_photos().plus([Photo("planted.png", planted)])
+    photos = examples.with_own_photos([Photo("planted.png", planted)])
     found = examples.top_examples(vgg16, layer, index, photos)
 
     assert len(found) == examples.DEFAULT_COUNT

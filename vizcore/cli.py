@@ -370,10 +370,9 @@ def run_examples(args: argparse.Namespace) -> int:
     """Find the photo crops that excite one filter most; save crops and heat maps, print a table."""
     examples.check_count(args.count)
     out = check_output_folder(args.out)
-    extra = [examples.photo_file(path) for path in args.photos]  # a bad photo fails before the model loads
+    photos = examples.with_own_photos([examples.photo_file(path) for path in args.photos])  # before the model
     model = open_model(args)
     announce_weights(model, sys.stderr)
-    photos = examples.bundled_photos().plus(extra)
     started = time.monotonic()
     found = examples.top_examples(model, args.layer, args.filter, photos, args.count)
     seconds = time.monotonic() - started
@@ -507,8 +506,8 @@ def build_parser() -> argparse.ArgumentParser:
     group = found.add_argument_group("examples")
     group.add_argument("--layer", required=True, help="conv layer name, e.g. block3_conv1 (see `vizcore layers`)")
     group.add_argument("--filter", type=int, required=True, help="filter number")
-    group.add_argument("--photos", nargs="+", default=[], metavar="FILE", help="your own JPEG/PNG photos, "
-                       "searched as well as the bundled sample photos")
+    group.add_argument("--photos", nargs="+", default=[], metavar="FILE", help="your own JPEG/PNG photos "
+                       f"(up to {examples.MAX_OWN_PHOTOS}), searched as well as the bundled sample photos")
     group.add_argument("--count", type=int, default=examples.DEFAULT_COUNT, help="how many crops, at most "
                        f"{examples.PER_PHOTO} per photo (default {examples.DEFAULT_COUNT}, up to {examples.MAX_COUNT})")
     group.add_argument("--out", type=Path, required=True, help="folder for the crop and heat-map PNGs "

@@ -1,8 +1,8 @@
 """Dataset examples: the places in natural photos that excite a filter most, as crops and heat maps.
 
 Each photo goes through the network once per layer, and the maps of every filter of that layer are
-kept in memory (a small cache bounded in bytes, shared by all users), so another filter of the same
-layer is found at once.
+kept in memory (a cache bounded in bytes, shared by all users, per photo so a visitor's own photos
+add only their own work), so another filter of the same layer is found at once.
 """
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import math
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import keras
@@ -33,36 +33,40 @@ MAX_COUNT = 24
 PER_PHOTO = 2            # at most this many places of one photo
 DISPLAY_PX = 96          # smaller crops are enlarged (pixel for pixel) to at least this size
 MIN_APART_PX = 16        # two places of one photo are at least this far apart (and half a receptive field)
-CACHE_BYTES = 512 * 2**20  # maps kept in memory; a block1 layer on the bundled photos is about 250 MB
+MAX_OWN_PHOTOS = 8       # photos a visitor may add
+CACHE_BYTES = 640 * 2**20  # maps kept in memory: a block1 layer of the bundled photos is about 250 MB, of
+                           # the bundled and MAX_OWN_PHOTOS own photos at most 600 MB
 COLORMAP = "inferno"
 HEAT_ALPHA = 0.6         # opacity of the heat-map colours over the photo
 BOX_COLOUR = (0, 255, 255)
 BOX_WIDTH = 2
 SILENT_NOTE = "This filter does not respond to any of these photos."
 
-CacheKey = tuple[str, str, str]
+CacheKey = tuple[str, str, str]  # model fingerprint, layer, photo identity
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Photo:
-    """A named photo, uint8 RGB ``[h, w, 3]``."""
+    """A named photo, uint8 RGB ``[h, w, 3]``; ``identity`` (a hash of name and pixels) keys the map cache."""
 
     name: str
     pixels: np.ndarray
+    identity: str = field(init=False)
+
+    def __post_init__(self) -> None:
+        digest = hashlib.sha256(f"{self.name}\0{self.pixels.shape}\0".encode())
+        digest.update(np.ascontiguousarray(self.pixels).tobytes())
+        object.__setattr__(self, "identity", digest.hexdigest()[:16])
 
 
 class PhotoSet:
-    """The photos searched for examples; ``identity`` (a hash of names and pixels) keys the map cache."""
+    """The photos searched for examples, with an identity made of theirs."""
 
     def __init__(self, photos: Sequence[Photo]):
         if not photos:
             raise InputError("There are no photos to search.")
         self.photos = tuple(photos)
-        digest = hashlib.sha256()
-        for photo in self.photos:
-            digest.update(f"{photo.name}\0{photo.pixels.shape}\0".encode())
-            digest.update(np.ascontiguousarray(photo.pixels).tobytes())
-        self.identity = digest.hexdigest()[:16]
+        self.identity = hashlib.sha256(" ".join(photo.identity for photo in self.photos).encode()).hexdigest()[:16]
 
     def __len__(self) -> int:
         return len(self.photos)
@@ -83,6 +87,13 @@ def fit_side(pixels: np.ndarray, side: int = WORK_SIDE) -> np.ndarray:
 def bundled_photos() -> PhotoSet:
     """scikit-image's sample photos (the natural-photo reference's), at the working size."""
     return PhotoSet([Photo(name, fit_side(natural_photo(name))) for name in NATURAL_PHOTOS])
+
+
+def with_own_photos(own: Sequence[Photo]) -> PhotoSet:
+    """The bundled photos plus the user's own (at most MAX_OWN_PHOTOS)."""
+    if len(own) > MAX_OWN_PHOTOS:
+        raise InputError(f"At most {MAX_OWN_PHOTOS} photos of your own can be added (got {len(own)}).")
+    return bundled_photos().plus(own)
 
 
 def uploaded_photo(data: bytes, name: str) -> Photo:
@@ -135,12 +146,12 @@ def centre_offset(model: keras.Model, name: str) -> float:
     raise InputError(f"Unknown layer '{name}'.")
 
 
-def receptive_box(cell: tuple[int, int], stride: int, offset: float, field: int,
+def receptive_box(cell: tuple[int, int], stride: int, offset: float, field_px: int,
                   shape: tuple[int, int]) -> Box:
     """The receptive field of map cell (row, col) in photo pixels, clipped to a photo of ``shape`` (h, w)."""
-    half = (field - 1) / 2
+    half = (field_px - 1) / 2
     top, left = (math.floor(index * stride + offset - half + 0.5) for index in cell)
-    return Box(max(top, 0), max(left, 0), min(top + field, shape[0]), min(left + field, shape[1]))
+    return Box(max(top, 0), max(left, 0), min(top + field_px, shape[0]), min(left + field_px, shape[1]))
 
 
 def strongest_cells(response: np.ndarray, count: int, radius: int) -> list[tuple[float, tuple[int, int]]]:
@@ -157,10 +168,10 @@ def strongest_cells(response: np.ndarray, count: int, radius: int) -> list[tuple
     return peaks
 
 
-def suppression_radius(field: int, stride: int) -> int:
+def suppression_radius(field_px: int, stride: int) -> int:
     """Map cells hidden around a peak, so two kept centres are at least half a receptive field and
     MIN_APART_PX apart (tiny fields would otherwise give neighbouring, near-identical crops)."""
-    return max(1, math.ceil(max(field / 2, MIN_APART_PX) / stride))
+    return max(1, math.ceil(max(field_px / 2, MIN_APART_PX) / stride))
 
 
 # ---------------------------------------------------------------- pictures
@@ -217,19 +228,24 @@ class Example:
 
 
 class ExampleFinder:
-    """Finds examples; keeps every filter's maps of recently used layers in memory. Thread-safe, shareable."""
+    """Finds examples; keeps every filter's maps of recently used (layer, photo) pairs in memory, least
+    recently used forgotten first. Thread-safe: one finder serves every visitor."""
 
     def __init__(self, max_bytes: int = CACHE_BYTES):
         self.max_bytes = max_bytes
-        self.computations = 0  # layers whose maps were computed (not found in memory)
-        self._maps: OrderedDict[CacheKey, list[np.ndarray]] = OrderedDict()
+        self.computations = 0  # (layer, photo) pairs whose maps were computed, not found in memory
+        self._maps: OrderedDict[CacheKey, np.ndarray] = OrderedDict()
         self._pending: dict[CacheKey, threading.Lock] = {}
         self._features: dict[tuple[str, str], Callable[[tf.Tensor], tf.Tensor]] = {}
         self._lock = threading.Lock()
 
     def layer_maps(self, model: LoadedModel, layer: str, photos: PhotoSet) -> list[np.ndarray]:
-        """Per photo, the maps of every filter of ``layer``, float32 ``[filters, h, w]`` (computed once)."""
-        key = (model.fingerprint, layer, photos.identity)
+        """Per photo, the maps of every filter of ``layer``, float32 ``[filters, h, w]`` (each computed once)."""
+        return [self.photo_maps(model, layer, photo) for photo in photos.photos]
+
+    def photo_maps(self, model: LoadedModel, layer: str, photo: Photo) -> np.ndarray:
+        """The maps of every filter of ``layer`` for one photo, from memory or computed (then kept)."""
+        key = (model.fingerprint, layer, photo.identity)
         with self._lock:
             if key in self._maps:
                 self._maps.move_to_end(key)
@@ -239,15 +255,13 @@ class ExampleFinder:
             with self._lock:
                 if key in self._maps:
                     return self._maps[key]
-            features = self._feature_maps(model, layer)
-            maps = [np.ascontiguousarray(np.transpose(features(tf.constant(photo.pixels[None], tf.float32)).numpy(),
-                                                      (2, 0, 1)))
-                    for photo in photos.photos]
+            output = self._feature_maps(model, layer)(tf.constant(photo.pixels[None], tf.float32)).numpy()
+            maps = np.ascontiguousarray(np.transpose(output, (2, 0, 1)))
             with self._lock:
                 self.computations += 1
                 self._maps[key] = maps
                 self._pending.pop(key, None)
-                while len(self._maps) > 1 and sum(m.nbytes for ms in self._maps.values() for m in ms) > self.max_bytes:
+                while len(self._maps) > 1 and sum(kept.nbytes for kept in self._maps.values()) > self.max_bytes:
                     self._maps.popitem(last=False)
             return maps
 
