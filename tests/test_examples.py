@@ -121,6 +121,7 @@ def test_ranking_across_photos(tiny: LoadedModel) -> None:
         assert example.activation == pytest.approx(float(maps[names.index(example.photo)][1][example.cell]))
     assert max(names.count(n) for n in [e.photo for e in found]) <= examples.PER_PHOTO
     assert all(max(e.crop.shape[:2]) >= examples.DISPLAY_PX for e in found)
+    assert finder._feature_maps(tiny, "conv2").experimental_get_tracing_count() == 1  # photos of 4 sizes, one trace
 
 
 def test_a_tiny_crop_is_enlarged_pixel_for_pixel_and_the_overlay_marks_the_box(tiny: LoadedModel) -> None:

@@ -54,8 +54,11 @@ class Photo:
     identity: str = field(init=False)
 
     def __post_init__(self) -> None:
-        digest = hashlib.sha256(f"{self.name}\0{self.pixels.shape}\0".encode())
-        digest.update(np.ascontiguousarray(self.pixels).tobytes())
+        pixels = np.array(self.pixels, np.uint8)  # a read-only copy, so the identity stays true
+        pixels.flags.writeable = False
+        digest = hashlib.sha256(f"{self.name}\0{pixels.shape}\0".encode())
+        digest.update(pixels.tobytes())
+        object.__setattr__(self, "pixels", pixels)
         object.__setattr__(self, "identity", digest.hexdigest()[:16])
 
 
