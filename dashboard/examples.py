@@ -80,7 +80,8 @@ def draw_examples(found: Sequence[Example], layer: str, filter_index: int, photo
     for column, example in zip(st.columns(len(found)), found):
         column.image(example.crop, caption=f"{example.photo} · response {example.activation:.3g}", width="stretch")
     with st.expander("Where in each photo the filter fires (heat maps)"):
-        st.caption("Bright yellow: strong response; dark: none. The box marks the crop shown above.")
+        st.caption("Bright yellow: the strongest response; orange and purple: weaker; dark: none. "
+                   "The box marks the crop shown above.")
         for start in range(0, len(found), HEAT_COLUMNS):
             for column, rank, example in zip(st.columns(HEAT_COLUMNS), range(start + 1, len(found) + 1),
                                              found[start:]):

@@ -204,8 +204,11 @@ def heat_map(response: np.ndarray, shape: tuple[int, int], stride: int, offset: 
 
 
 def overlay(pixels: np.ndarray, heat: np.ndarray, peak: float, box: Box) -> np.ndarray:
-    """The photo under the heat map (dark: no response, bright yellow: ``peak``) with the box drawn."""
-    level = np.clip(heat / peak, 0.0, 1.0) if peak > 0 else np.zeros_like(heat)
+    """The photo under the heat map (dark: no response, bright yellow: ``peak``) with the box drawn.
+
+    The colour follows the square root of the response, so weaker places still show.
+    """
+    level = np.sqrt(np.clip(heat / peak, 0.0, 1.0)) if peak > 0 else np.zeros_like(heat)
     colour = colormaps[COLORMAP](level)[..., :3] * 255.0
     blended = (pixels.astype(np.float32) * (1 - HEAT_ALPHA) + colour * HEAT_ALPHA).round().astype(np.uint8)
     picture = Image.fromarray(blended)
