@@ -145,12 +145,12 @@ class Engine:
                         validate.check_steps(recipe.default_steps if steps is None else steps),
                         validate.check_size(size), tuple(rates), validate.check_seed(seed), objective)
 
-    def run(self, settings: Settings, preview_every: int = 10) -> Iterator[Frame]:
+    def run(self, settings: Settings, preview_every: int = 10, use_cache: bool = True) -> Iterator[Frame]:
         """Optimise; yield a Frame after every step (with images every ``preview_every`` steps).
 
-        If every picture is in the disk cache, yield one final frame at once instead.
+        If every picture is in the disk cache (and ``use_cache``), yield one final frame at once instead.
         """
-        cached = self.cached_result(settings)
+        cached = self.cached_result(settings) if use_cache else None
         if cached is not None:
             yield Frame(settings.steps, settings.steps, cached.loss_history, cached.images, cached)
             return

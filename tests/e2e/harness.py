@@ -39,7 +39,8 @@ BROKEN_IMAGES = "images => images.filter(i => !(i.naturalWidth > 0)).map(i => i.
 ALL_LOADED = f"[...document.querySelectorAll('{SHOWN_IMAGES}')].every(i => i.complete && i.naturalWidth > 0)"
 SETTLE_MS = 10_000
 EXCEPTION = '[data-testid="stException"]'
-IMAGES = '[role="tabpanel"]:not([hidden]) [data-testid="stImage"] img'
+IMAGES = ('[role="tabpanel"]:not([hidden]) [data-testid="stImage"]:not([data-testid="stExpander"] *) img')
+# (pictures inside expanders, e.g. the animation, are not the tab's pictures)
 ALERTS = '[data-testid="stAlert"]'
 CHARTS = '[data-testid="stVegaLiteChart"], [data-testid="stArrowVegaLiteChart"], [data-testid="stPlotlyChart"]'
 
