@@ -359,6 +359,7 @@ def run_atlas(args: argparse.Namespace) -> int:
     layers = atlas.choose_layers(model, args.layers)
     parameters = atlas.atlas_parameters(engine, args.method, args.steps, args.size, args.lr, args.seed)
     book = atlas.open_atlas(args.out, model, parameters)
+    batch = book.choose_batch(args.batch)
     print_notes(book.notes)
     if not args.no_quality and not reference_path(model).exists():
         print("note: measuring every filter on natural photos once, for the quality score (about a minute)",
@@ -375,7 +376,7 @@ def run_atlas(args: argparse.Namespace) -> int:
                if args.ray else contextlib.nullcontext(atlas.local_renderer(engine)))
     try:
         with workers as renderer:
-            book.build(renderer, layers, args.batch, progress, not args.no_quality)
+            book.build(renderer, layers, batch, progress, not args.no_quality)
     finally:
         bar.close()
     print(f"atlas {', '.join(layers)} | {parameters.method} {parameters.steps} steps {parameters.size} px "
