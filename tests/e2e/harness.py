@@ -66,6 +66,7 @@ class DashboardServer:
     url: str
     log_path: Path
     started_at: float  # time.perf_counter() just before the process was started
+    cache_dir: Path    # the server's VIZCORE_CACHE (its converted weights, renders and default atlas folder)
 
     def health(self) -> str:
         """The body of /_stcore/health ("ok" when serving), or the reason it could not be read."""
@@ -107,7 +108,7 @@ def start_server(cache_dir: Path, log_path: Path, app: Path = ROOT / "app.py") -
     started = time.perf_counter()
     with open(log_path, "wb") as log:
         process = subprocess.Popen(command, cwd=app.parent, env=env, stdout=log, stderr=subprocess.STDOUT)
-    server = DashboardServer(process, f"http://127.0.0.1:{port}", log_path, started)
+    server = DashboardServer(process, f"http://127.0.0.1:{port}", log_path, started, cache_dir)
     deadline = time.monotonic() + START_TIMEOUT_S
     while time.monotonic() < deadline:
         if process.poll() is not None:
