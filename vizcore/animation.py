@@ -41,11 +41,15 @@ def thin(timeline: Timeline, frames: int = FRAMES) -> Timeline:
 
 
 class Recorder:
-    """Keeps the pictures of a run at ``capture_steps``; feed it every frame of ``recording_run``."""
+    """Keeps the pictures of a run at ``capture_steps``; feed it every frame of ``run``."""
 
     def __init__(self, total: int, frames: int = FRAMES):
-        self.wanted = set(capture_steps(total, frames))
+        self.wanted = capture_steps(total, frames)
         self.frames: list[tuple[int, np.ndarray]] = []
+
+    def run(self, engine: Engine, settings: Settings) -> Iterator[Frame]:
+        """A fresh optimisation (never served from the cache) with pictures at the wanted steps."""
+        return engine.run(settings, preview_every=settings.steps, use_cache=False, preview_at=set(self.wanted))
 
     def take(self, frame: Frame) -> None:
         """Keep the frame's pictures if it is one of the wanted iterations."""
@@ -57,15 +61,10 @@ class Recorder:
         return timelines_of(self.frames)
 
 
-def recording_run(engine: Engine, settings: Settings) -> Iterator[Frame]:
-    """A fresh optimisation (never served from the cache) with pictures at every step, for a Recorder."""
-    return engine.run(settings, preview_every=1, use_cache=False)
-
-
 def record_animation(engine: Engine, settings: Settings, frames: int = FRAMES) -> tuple[RenderResult, list[Timeline]]:
     """Optimise afresh and keep the pictures at ``capture_steps``; the result and one timeline per picture."""
     recorder = Recorder(settings.steps, frames)
-    for frame in recording_run(engine, settings):
+    for frame in recorder.run(engine, settings):
         recorder.take(frame)
         if frame.result is not None:
             return frame.result, recorder.timelines()

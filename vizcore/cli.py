@@ -223,7 +223,7 @@ def render_all(engine: Engine, batches: Sequence[Settings], label: str,
     try:
         for settings in batches:
             frames = (engine.run(settings, preview_every=settings.steps) if recorder is None
-                      else animation.recording_run(engine, settings))
+                      else recorder.run(engine, settings))
             for frame in frames:
                 if recorder is not None:
                     recorder.take(frame)
