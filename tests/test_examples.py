@@ -104,6 +104,7 @@ def test_suppression_keeps_distinct_peaks_strongest_first() -> None:
     assert examples.strongest_cells(response, 4, radius=1) == [(5.0, (2, 2)), (3.0, (9, 8)), (1.0, (6, 6))]
     assert examples.strongest_cells(response, 3, radius=0) == [(5.0, (2, 2)), (4.5, (2, 3)), (3.0, (9, 8))]
     assert examples.strongest_cells(-np.ones((4, 4)), 2, radius=1) == []
+    assert examples.strongest_cells(np.zeros((0, 3)), 2, radius=1) == []
 
 
 def test_ranking_across_photos(tiny: LoadedModel) -> None:

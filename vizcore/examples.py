@@ -161,7 +161,7 @@ def strongest_cells(response: np.ndarray, count: int, radius: int) -> list[tuple
     """Up to ``count`` positive peaks of a 2-D map, strongest first; each hides the cells within ``radius``."""
     remaining = np.array(response, dtype=np.float32)
     peaks = []
-    for _ in range(count):
+    for _ in range(count if remaining.size else 0):  # a photo smaller than the layer's stride has no cells
         row, col = np.unravel_index(int(np.argmax(remaining)), remaining.shape)
         value = float(remaining[row, col])
         if not value > 0:
