@@ -11,8 +11,8 @@ MAX_STEPS = 5000
 MIN_SIZE, MAX_SIZE = 32, 512
 MAX_LEARNING_RATE = 1000.0
 MAX_BATCH = 64
-MAX_COPIES = 8
-MAX_DIVERSITY = 100.0
+MIN_COPIES, DEFAULT_COPIES, MAX_COPIES = 2, 4, 8  # pictures of a diversity render
+DEFAULT_DIVERSITY, MAX_DIVERSITY = 1.0, 100.0
 
 
 def check_filters(layer: LayerInfo, filters: Sequence[int]) -> list[int]:
