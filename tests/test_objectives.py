@@ -1,5 +1,7 @@
 """Objectives on tiny models: the centre neuron, blending two filters (exact maths, mix 0 is the plain render,
 one compiled step for every blend, dead filters still wake) and diversity (Gram similarity, copies, cache)."""
+from dataclasses import replace
+
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -7,7 +9,9 @@ from tiny_models import tiny_model
 
 from vizcore import Engine, InputError, LoadedModel, get_method
 from vizcore.cache import RenderCache
+from vizcore.models import LayerInfo
 from vizcore.objectives import channel, gram_similarity
+from vizcore.view import DEFAULT_MIX, View, view_from_query
 
 
 def fixed_images(count: int = 1, size: int = 32, seed: int = 0) -> np.ndarray:
@@ -167,3 +171,12 @@ def test_the_plain_channel_objective_is_unchanged(tiny):
 def test_bad_blend_and_diversity_settings_get_plain_messages(tiny, kwargs, words):
     with pytest.raises(InputError, match=words):
         Engine(tiny).settings("conv2", [2], **kwargs)
+
+
+def test_the_view_link_round_trips_the_objective_and_the_blend():
+    layers = [LayerInfo("block1_conv1", 64, 1, 3)]
+    view = View("block1_conv1", 3, "robust", 10, 0.05, 64, "neuron", 40, 25)
+    assert view_from_query(view.to_query(), layers) == (view, [])
+    plain = replace(view, objective="channel", blend=None, mix=DEFAULT_MIX)
+    assert view_from_query(plain.to_query(), layers) == (plain, [])
+    assert set(plain.to_query()) == {"layer", "filter", "method", "steps", "lr", "size"}  # old links unchanged

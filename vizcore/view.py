@@ -125,6 +125,17 @@ def _parse_int(text: str) -> int | None:
     return int(number) if math.isfinite(number) and number == int(number) else None
 
 
+def _filter_in_layer(text: str, layer: str, count: int, role: str) -> tuple[int | None, str]:
+    """The link's filter number clamped into the layer (None if not a number), and what was wrong with it."""
+    number = _parse_int(text)
+    if number is None:
+        return None, f"The link's {role} '{text}' is not a whole number"
+    clamped = min(max(number, 0), count - 1)
+    if clamped != number:
+        return clamped, f"The link asks for {role} {text}, but {layer} has filters 0 to {count - 1}"
+    return clamped, ""
+
+
 def view_from_query(params: Mapping[str, str | Sequence[str]], layers: Sequence[LayerInfo]) -> tuple[View, list[str]]:
     """The view a link asks for; bad values are replaced by the nearest allowed value, each with a warning."""
     view = default_view(layers)
@@ -142,15 +153,11 @@ def view_from_query(params: Mapping[str, str | Sequence[str]], layers: Sequence[
 
     text = _first(params.get("filter"))
     if text is not None:
-        number = _parse_int(text)
-        if number is None:
-            warnings.append(f"The link's filter '{text}' is not a whole number; showing filter 0.")
-        else:
-            clamped = min(max(number, 0), count - 1)
-            if clamped != number:
-                warnings.append(f"The link asks for filter {text}, but {view.layer} has filters 0 to {count - 1}; "
-                                f"showing filter {clamped}.")
-            view = replace(view, filter=clamped)
+        number, problem = _filter_in_layer(text, view.layer, count, "filter")
+        if problem:
+            warnings.append(f"{problem}; showing filter {number or 0}.")
+        if number is not None:
+            view = replace(view, filter=number)
 
     text = _first(params.get("method"))
     if text is not None:
@@ -216,15 +223,12 @@ def objective_from_query(params: Mapping[str, str | Sequence[str]], view: View, 
                             f"Objectives: {', '.join(OBJECTIVES)}.")
     text = _first(params.get("blend"))
     if text is not None:
-        number = _parse_int(text)
-        if number is None:
-            warnings.append(f"The link's second filter '{text}' is not a whole number; showing no blend.")
-        else:
-            clamped = min(max(number, 0), count - 1)
-            if clamped != number:
-                warnings.append(f"The link asks to blend with filter {text}, but {view.layer} has filters 0 to "
-                                f"{count - 1}; blending with filter {clamped}.")
-            view = replace(view, blend=clamped)
+        number, problem = _filter_in_layer(text, view.layer, count, "second filter")
+        if problem:
+            warnings.append(f"{problem}; " + ("showing no blend." if number is None else
+                                               f"blending with filter {number}."))
+        if number is not None:
+            view = replace(view, blend=number)
     text = _first(params.get("mix"))
     if text is not None and view.blend is not None:
         number = _parse_int(text)
