@@ -23,7 +23,9 @@ def generate(tab: DashboardTab) -> None:
 
 
 def screenshot(tab: DashboardTab, name: str) -> None:
-    """A full-page screenshot without a tooltip over the pictures."""
+    """A full-page screenshot, the sidebar scrolled to its top and no tooltip over the pictures."""
+    tab.page.set_viewport_size({"width": 1280, "height": 1400})  # the main area scrolls inside the page
+    tab.page.get_by_label("Layer", exact=True).scroll_into_view_if_needed()
     tab.page.mouse.move(1000, 10)
     expect(tab.page.get_by_role("tooltip")).to_have_count(0)
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
