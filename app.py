@@ -13,6 +13,7 @@ import pandas as pd
 import streamlit as st
 
 import vizcore
+from dashboard.animation import animation_section
 from dashboard.diversity import diversity_tab
 from dashboard.live import Panel, live_render, settings_changed_note, stopped_message
 from dashboard.objectives import objective_controls, objective_state
@@ -23,6 +24,7 @@ from vizcore.render import Settings
 from vizcore.view import (
     COMPARE_MAX,
     MAX_ITERATIONS,
+    QUALITY_CAP,
     SIZES,
     RunRecord,
     View,
@@ -32,6 +34,7 @@ from vizcore.view import (
     lr_step,
     png_bytes,
     png_name,
+    quality_sentence,
     view_from_query,
 )
 
@@ -136,18 +139,6 @@ def mark_interrupted_runs() -> None:
 
 # ---------------------------------------------------------------- tabs
 
-def quality_sentence(scores: list[float | None] | None) -> str:
-    """One plain sentence about the "x strongest natural photo" number (or why there is none yet)."""
-    if scores is None:
-        return ("The comparison with ordinary photos is being prepared in the background (about a minute, once "
-                "per model); its number appears here when the page next refreshes.")
-    if scores[0] is None:
-        return ("This filter never responds to the ordinary photos used for comparison, so there is no "
-                "comparison number for it.")
-    return (f"**{scores[0]:.1f}× the strongest natural photo**: this picture makes the filter respond "
-            f"{scores[0]:.1f} times as strongly as the ordinary photos that excite it most (their top 1 %).")
-
-
 def qualities(record: RunRecord) -> list[float | None] | None:
     """The record's "x strongest natural photo" scores, computed once; None while they cannot be computed."""
     if record.qualities is None and record.result is not None:
@@ -166,6 +157,32 @@ def single_record(engine: vizcore.Engine, settings: Settings | None) -> RunRecor
     return record
 
 
+def atlas_picture(engine: vizcore.Engine, view: View) -> tuple[Atlas, dict] | None:
+    """The atlas and record of the sidebar's filter, when it was opened from the atlas (and still chosen)."""
+    if ss.get("atlas_opened") != (view.layer, view.filter):
+        return None
+    atlas = view_atlas(engine, view)
+    record = None if atlas is None else atlas.records[view.layer].get(view.filter)
+    return None if record is None else (atlas, record)
+
+
+def show_atlas_picture(panel: Panel, right, settings: Settings, atlas: Atlas, record: dict) -> None:
+    """The atlas's finished picture of the filter, with its numbers and a download button."""
+    index = settings.filters[0]
+    path = atlas.png(settings.layer, index)
+    panel.pictures.image(str(path), width="stretch", caption=(
+        f"{settings.layer} filter {index} · {METHODS[settings.method].title} · {settings.steps} iterations · "
+        f"learning rate {settings.learning_rates[0]:g} · {settings.size} px · seed {atlas.parameters.seed} · "
+        "from the atlas"))
+    with right:
+        st.caption(f"From the precomputed atlas: the filter's response to this picture is {record['activation']:.4g}. "
+                   "The loss curve is not kept in the atlas; press **Generate** to watch the picture form.")
+        if record["quality"] is not None:  # None: not measured, or photos never excite the filter
+            st.markdown(quality_sentence([record["quality"]]))
+        st.download_button("Download PNG", path.read_bytes(), file_name=png_name(settings), mime="image/png",
+                           on_click="ignore", icon=":material/download:", help="Save this picture as a PNG file.")
+
+
 def single_filter_tab(engine: vizcore.Engine, view: View, generate: bool) -> None:
     note = ss.pop("opened_note", None)
     if note:
@@ -180,6 +197,10 @@ def single_filter_tab(engine: vizcore.Engine, view: View, generate: bool) -> Non
         with reported("making the picture"):
             live_render(engine, settings, panel, "single", [f"filter {view.filter}"])
     record = single_record(engine, settings)
+    opened = atlas_picture(engine, view)
+    if opened is not None and settings is not None and (record is None or record.settings != settings):
+        show_atlas_picture(panel, right, settings, *opened)
+        return
     if record is None:
         panel.pictures.info("Choose a layer and a filter in the sidebar, then press **Generate** to watch the "
                             "picture form.")
@@ -199,6 +220,7 @@ def single_filter_tab(engine: vizcore.Engine, view: View, generate: bool) -> Non
             st.download_button("Download PNG", png_bytes(result.images[0]), file_name=png_name(result.settings),
                                mime="image/png", on_click="ignore", icon=":material/download:",
                                help="Save this picture as a PNG file.")
+            animation_section(engine, record)
     elif record.images is not None:
         panel.draw_pictures(record.images, [f"Stopped at iteration {record.step} of {record.total}"])
         with right:
@@ -264,9 +286,10 @@ def rate_labels(settings: Settings) -> list[str]:
     return [f"learning rate {rate:g}" for rate in settings.learning_rates]
 
 
-def open_filter(layer: str, index: int) -> None:
+def open_filter(layer: str, index: int, from_atlas: bool) -> None:
     ss.update(layer=layer, filter=index, tab=TABS[0], show_cached=True)
-    ss["opened_note"] = f"Opened filter {index} of {layer} from the layer grid."
+    ss["atlas_opened"] = (layer, index) if from_atlas else None
+    ss["opened_note"] = f"Opened filter {index} of {layer} from the {'atlas' if from_atlas else 'layer grid'}."
 
 
 def turn_page(layer: str, page: int) -> None:
@@ -289,15 +312,17 @@ def grid_page(name: str, count: int, what: str, first: int = 0) -> range:
     return positions
 
 
-def draw_tiles(layer: str, filters: Sequence[int], images: Sequence, captions: Sequence[str]) -> None:
+def draw_tiles(layer: str, filters: Sequence[int], images: Sequence, captions: Sequence[str],
+               from_atlas: bool = False) -> None:
     """The pictures in rows, each with a button that opens it in the Single filter tab."""
     st.caption("Press **Open filter N** under a picture to look at it on its own in the Single filter tab.")
     for start in range(0, len(filters), GRID_COLUMNS):
         for column, index, image, caption in zip(st.columns(GRID_COLUMNS), filters[start:], images[start:],
                                                   captions[start:]):
             column.image(image, caption=caption, width="stretch")
-            column.button(f"Open filter {index}", key=f"open_{index}", on_click=open_filter, args=(layer, index),
-                          width="stretch", help=f"Show filter {index} in the Single filter tab.")
+            column.button(f"Open filter {index}", key=f"open_{index}", on_click=open_filter,
+                          args=(layer, index, from_atlas), width="stretch",
+                          help=f"Show filter {index} in the Single filter tab.")
 
 
 def view_atlas(engine: vizcore.Engine, view: View) -> Atlas | None:
@@ -319,11 +344,12 @@ def atlas_grid(atlas: Atlas, info: vizcore.LayerInfo) -> None:
                f"{'' if done == info.filters else ' so far'}), made with the sidebar's settings.")
     page = [tiles[position] for position in grid_page(info.name, done, "pictures", first=1)]
     draw_tiles(info.name, [number for number, _, _ in page], [str(path) for _, path, _ in page],
-               [tile_caption(number, record) for number, _, record in page])
+               [tile_caption(number, record) for number, _, record in page], from_atlas=True)
 
 
 def tile_caption(number: int, record: dict) -> str:
-    quality = "" if record["quality"] is None else f" · {record['quality']:.1f}× photo"
+    score = record["quality"]
+    quality = "" if score is None else f" · >{QUALITY_CAP}× photo" if score > QUALITY_CAP else f" · {score:.1f}× photo"
     return f"Filter {number}{quality} · response {record['activation']:.3g}"
 
 

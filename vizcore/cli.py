@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import functools
+import io
 import json
 import math
 import random
@@ -22,8 +23,8 @@ from typing import TextIO
 import numpy as np
 from PIL import Image, ImageDraw
 
-from vizcore import atlas, validate
-from vizcore.atomic import atomic_path
+from vizcore import animation, atlas, validate
+from vizcore.atomic import write_bytes_atomic
 from vizcore.cache import RenderCache
 from vizcore.errors import InputError, VizError
 from vizcore.methods import METHODS, get_method
@@ -103,12 +104,12 @@ def format_seconds(seconds: float) -> str:
 # ---------------------------------------------------------------- input checks
 
 
-def check_output_path(path: Path) -> Path:
-    """The picture's path must be a .png file in an existing, writable folder (checked before rendering)."""
+def check_output_path(path: Path, suffix: str = ".png") -> Path:
+    """The output must be a ``suffix`` file in an existing, writable folder (checked before rendering)."""
     if path.is_dir():
-        raise InputError(f"The output path {path} is a folder: give a file name such as {path / 'picture.png'}.")
-    if path.suffix.lower() != ".png":
-        raise InputError(f"The output must be a .png file (got {path}).")
+        raise InputError(f"The output path {path} is a folder: give a file name such as {path / ('picture' + suffix)}.")
+    if path.suffix.lower() != suffix:
+        raise InputError(f"The output must be a {suffix} file (got {path}).")
     folder = path.parent
     if not folder.is_dir():
         raise InputError(f"Cannot write {path}: the folder {folder} does not exist.")
@@ -212,14 +213,22 @@ def settings_for(engine: Engine, args: argparse.Namespace, filters: Sequence[int
                            objective=args.objective, **extra)
 
 
-def render_all(engine: Engine, batches: Sequence[Settings], label: str) -> tuple[list[RenderResult], float]:
-    """Render the batches in turn under one progress bar over all pictures; also return the seconds taken."""
+def render_all(engine: Engine, batches: Sequence[Settings], label: str,
+               recorder: animation.Recorder | None = None) -> tuple[list[RenderResult], float]:
+    """Render the batches in turn under one progress bar over all pictures; also return the seconds taken.
+
+    With a recorder, each run is fresh and the recorder sees every frame (for an animation).
+    """
     bar = ProgressBar(sum(len(s.filters) * s.steps for s in batches), label)
     results: list[RenderResult] = []
     done = 0
     try:
         for settings in batches:
-            for frame in engine.run(settings, preview_every=settings.steps):
+            frames = (engine.run(settings, preview_every=settings.steps) if recorder is None
+                      else recorder.run(engine, settings))
+            for frame in frames:
+                if recorder is not None:
+                    recorder.take(frame)
                 bar.update(done + frame.step * len(settings.filters))
             results.append(frame.result)
             done += len(settings.filters) * settings.steps
@@ -230,9 +239,15 @@ def render_all(engine: Engine, batches: Sequence[Settings], label: str) -> tuple
 
 def save_png(path: Path, picture: Image.Image) -> None:
     """Write the picture as PNG atomically."""
+    buffer = io.BytesIO()
+    picture.save(buffer, format="PNG")
+    write_file(path, buffer.getvalue())
+
+
+def write_file(path: Path, data: bytes) -> None:
+    """Write the file atomically; a failure is a plain InputError."""
     try:
-        with atomic_path(path) as temporary:
-            picture.save(temporary, format="PNG")
+        write_bytes_atomic(path, data)
     except OSError as error:
         raise InputError(f"Could not write {path}: {error.strerror or error}.") from None
 
@@ -270,6 +285,7 @@ def run_layers(args: argparse.Namespace) -> int:
 def run_render(args: argparse.Namespace) -> int:
     """Render one filter's picture to a PNG; print a summary line, and a JSON report on stdout with --json."""
     out = check_output_path(args.out)
+    gif = None if args.gif is None else check_output_path(args.gif, ".gif")
     check_numbers(args)
     chosen = parse_filter(args.filter)
     engine = open_engine(args)
@@ -277,8 +293,11 @@ def run_render(args: argparse.Namespace) -> int:
     index = random.SystemRandom().randrange(layer.filters) if chosen is None else chosen
     settings = settings_for(engine, args, [index], blend_filter=args.blend,
                             mix=(0.5 if args.blend is not None else 0.0) if args.mix is None else args.mix)
-    [result], seconds = render_all(engine, [settings], f"{layer.name} {target_words(settings)}")
+    recorder = None if gif is None else animation.Recorder(settings.steps)
+    [result], seconds = render_all(engine, [settings], f"{layer.name} {target_words(settings)}", recorder)
     save_png(out, Image.fromarray(result.images[0]))
+    if gif is not None:
+        write_file(gif, animation.gif_bytes(recorder.timelines()[0], settings.steps))
     notes = [f"Filter {index} was picked at random from 0-{layer.filters - 1}."] if chosen is None else []
     notes += result.notes
     if args.json:
@@ -367,6 +386,7 @@ def run_atlas(args: argparse.Namespace) -> int:
     layers = atlas.choose_layers(model, args.layers)
     parameters = atlas.atlas_parameters(engine, args.method, args.steps, args.size, args.lr, args.seed)
     book = atlas.open_atlas(args.out, model, parameters)
+    batch = book.choose_batch(args.batch)
     print_notes(book.notes)
     if not args.no_quality and not reference_path(model).exists():
         print("note: measuring every filter on natural photos once, for the quality score (about a minute)",
@@ -383,7 +403,7 @@ def run_atlas(args: argparse.Namespace) -> int:
                if args.ray else contextlib.nullcontext(atlas.local_renderer(engine)))
     try:
         with workers as renderer:
-            book.build(renderer, layers, args.batch, progress, not args.no_quality)
+            book.build(renderer, layers, batch, progress, not args.no_quality)
     finally:
         bar.close()
     print(f"atlas {', '.join(layers)} | {parameters.method} {parameters.steps} steps {parameters.size} px "
@@ -463,6 +483,8 @@ def build_parser() -> argparse.ArgumentParser:
     render = commands.add_parser("render", parents=[model_options, render_options], help="render one filter")
     render.add_argument("--filter", required=True, help="filter number, or 'random' (picked with the system's "
                         "random source, independent of --seed; the choice is reported)")
+    render.add_argument("--gif", type=Path, metavar="PATH", help="also save an animated GIF of the picture "
+                        "forming (renders afresh, ignoring the cache)")
     render.add_argument("--json", action="store_true", help="print a JSON report on stdout (includes the quality "
                         "score: the picture's activation x the strongest natural photo)")
     render.add_argument("--blend", type=int, metavar="FILTER", help="a second filter of the same layer to mix in: "

@@ -3,7 +3,7 @@ generator of frames so a UI can draw progress live and stop at any time."""
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
@@ -220,21 +220,23 @@ class Engine:
                         check_objective(objective), blend_filter, tuple(mixes), copies,
                         validate.check_diversity(diversity) if copies > 1 else 0.0)
 
-    def run(self, settings: Settings, preview_every: int = 10) -> Iterator[Frame]:
-        """Optimise; yield a Frame after every step (with images every ``preview_every`` steps).
+    def run(self, settings: Settings, preview_every: int = 10, use_cache: bool = True,
+            preview_at: Collection[int] = ()) -> Iterator[Frame]:
+        """Optimise; yield a Frame after every step, with images every ``preview_every`` steps and at the
+        steps in ``preview_at``.
 
-        If every picture is in the disk cache, yield one final frame at once instead.
+        If every picture is in the disk cache (and ``use_cache``), yield one final frame at once instead.
         """
-        cached = self.cached_result(settings)
+        cached = self.cached_result(settings) if use_cache else None
         if cached is not None:
             yield Frame(settings.steps, settings.steps, cached.loss_history, cached.images, cached)
             return
-        for frame in self._optimise(settings, preview_every):
+        for frame in self._optimise(settings, preview_every, preview_at):
             if frame.result is not None:
                 self.store(frame.result)
             yield frame
 
-    def _optimise(self, settings: Settings, preview_every: int) -> Iterator[Frame]:
+    def _optimise(self, settings: Settings, preview_every: int, preview_at: Collection[int]) -> Iterator[Frame]:
         method = get_method(settings.method)
         compiled = self.compiled_for(settings)
         batch = len(settings.filters)
@@ -254,7 +256,8 @@ class Engine:
             if t == 1:
                 notes = dead_start_notes(method, settings, history[0])
             last = t == settings.steps
-            images = method.display(compiled.to_image(params).numpy()) if last or t % preview_every == 0 else None
+            preview = last or t % preview_every == 0 or t in preview_at
+            images = method.display(compiled.to_image(params).numpy()) if preview else None
             frame = Frame(t, settings.steps, np.array(history), images)
             if last:
                 frame.result = RenderResult(settings, images, frame.losses, self.activation(settings, images),

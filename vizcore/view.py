@@ -13,7 +13,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 from PIL import Image
 
-from vizcore import metrics
+from vizcore import animation, metrics
 from vizcore.methods import METHODS, Method
 from vizcore.models import LayerInfo, LoadedModel
 from vizcore.objectives import OBJECTIVES
@@ -318,6 +318,8 @@ class RunRecord:
     qualities: list[float | None] | None = None
     stop_reason: str = ""
     from_cache: bool = False
+    timeline: list[tuple[int, np.ndarray]] = field(default_factory=list)  # (iteration, pictures) for the animation
+    animation: list[bytes] | None = None  # GIF per picture, made once at the end
 
     @property
     def total(self) -> int:
@@ -329,9 +331,13 @@ class RunRecord:
         if frame.result is not None:
             self.result, self.status = frame.result, "done"
             self.images, self.losses = frame.result.images, frame.result.loss_history
+            self.timeline.append((frame.step, frame.result.images))
             return True
         if frame.images is not None:
             self.images = frame.images
+            self.timeline.append((frame.step, frame.images))
+            if len(self.timeline) > 2 * animation.FRAMES:  # bounded memory on long, fast-drawn runs
+                self.timeline = animation.thin(self.timeline)
             return True
         return False
 
@@ -363,6 +369,11 @@ def png_name(settings: Settings, index: int = 0) -> str:
         target += f"_{settings.objective}"
     return (f"{settings.layer}_{target}_{settings.method}_{settings.steps}it_"
             f"lr{settings.learning_rates[index]:g}_{settings.size}px.png")
+
+
+def gif_name(settings: Settings, index: int = 0) -> str:
+    """A download file name for the animation: the picture's name, ending .gif."""
+    return png_name(settings, index).removesuffix(".png") + ".gif"
 
 
 def loss_columns(losses: np.ndarray, labels: Sequence[str]) -> dict[str, list]:
@@ -442,3 +453,22 @@ class NaturalReference:
             LOG.exception("Could not score the pictures against natural photos")
             self.failed = True
             return None
+
+
+QUALITY_CAP = 100  # above this, natural photos barely excite the filter and the exact ratio says little
+
+
+def quality_sentence(scores: list[float | None] | None) -> str:
+    """One plain sentence about the "x strongest natural photo" number (or why there is none yet)."""
+    if scores is None:
+        return ("The comparison with ordinary photos is being prepared in the background (about a minute, once "
+                "per model); its number appears here when the page next refreshes.")
+    if scores[0] is None:
+        return ("This filter never responds to the ordinary photos used for comparison, so there is no "
+                "comparison number for it.")
+    if scores[0] > QUALITY_CAP:
+        return (f"**More than {QUALITY_CAP}× the strongest natural photo**: ordinary photos barely make this filter "
+                f"respond at all, while this picture does ({scores[0]:,.0f} times as strongly as the photos that "
+                "excite it most).")
+    return (f"**{scores[0]:.1f}× the strongest natural photo**: this picture makes the filter respond "
+            f"{scores[0]:.1f} times as strongly as the ordinary photos that excite it most (their top 1 %).")
