@@ -16,6 +16,7 @@ import streamlit as st
 
 import vizcore
 from dashboard.animation import animation_section
+from dashboard.dream import dream_tab
 from dashboard.shared import LOG, engine_or_stop, model_source, natural_reference, reported, ss, step_clock
 from vizcore.atlas import Atlas, AtlasParameters, atlas_root, find_atlas
 from vizcore.methods import METHODS
@@ -41,7 +42,7 @@ from vizcore.view import (
     view_from_query,
 )
 
-TABS = ("Single filter", "Compare learning rates", "Layer grid", "About")
+TABS = ("Single filter", "Compare learning rates", "Layer grid", "DeepDream", "About")
 GRID_PAGE = 16
 GRID_COLUMNS = 4
 REDRAW_SECONDS = 0.3   # the live view (progress, curve) is redrawn at least this often...
@@ -561,7 +562,7 @@ def main() -> None:
     for warning in warnings:
         st.warning(warning)
     # Only the open tab runs, so a hidden tab never starts work.
-    single, compare, grid, about = st.tabs(TABS, key="tab", on_change="rerun")
+    single, compare, grid, deepdream, about = st.tabs(TABS, key="tab", on_change="rerun")
     if single.open:
         with single, reported("showing the picture"):
             single_filter_tab(engine, view, generate)
@@ -571,6 +572,9 @@ def main() -> None:
     if grid.open:
         with grid, reported("showing the layer grid"):
             layer_grid_tab(engine, view)
+    if deepdream.open:
+        with deepdream, reported("dreaming"):
+            dream_tab(engine, view)
     if about.open:
         with about:
             about_tab(engine.model)
