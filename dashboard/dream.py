@@ -87,13 +87,17 @@ def chosen_photo(side: int) -> tuple[str, np.ndarray] | None:
 
 def dream_controls(view: View) -> tuple[dreams.DreamSettings, int]:
     """What to amplify and how strongly; returns the dream settings and the photo size."""
-    what = st.radio("What to amplify", (WHOLE, ONE_FILTER), key="dream_what", horizontal=True,
+    what = st.radio("What to amplify", (WHOLE, ONE_FILTER), key="dream_what",
                     format_func={WHOLE: f"The whole layer {view.layer}",
                                  ONE_FILTER: f"Filter {view.filter} of {view.layer}"}.get,
                     help="Change the photo so that everything this layer sees grows stronger (the classic "
                          "DeepDream look), or only the one filter chosen in the sidebar. Choose the layer and "
                          "filter in the sidebar.")
-    left, middle, right, last = st.columns(4)
+    side = st.selectbox("Photo size", SIDES, index=SIDES.index(dreams.DEFAULT_SIDE), key="dream_side",
+                        format_func=lambda pixels: f"{pixels} px",
+                        help="The photo's longer side is shrunk to this many pixels before dreaming. "
+                             "Smaller is faster; a photo is never enlarged.")
+    left, middle, right = st.columns(3)
     octaves = left.slider("Octaves", dreams.MIN_OCTAVES, dreams.MAX_OCTAVES, dreams.DEFAULT_OCTAVES,
                           key="dream_octaves",
                           help="How many sizes to dream at, from a small copy of the photo up to its full size. "
@@ -105,10 +109,6 @@ def dream_controls(view: View) -> tuple[dreams.DreamSettings, int]:
     strength = right.slider("Strength", 0.1, 10.0, dreams.DEFAULT_STEP_SIZE, step=0.1, key="dream_strength",
                             help="How much each step may change the photo (in brightness levels out of 255). "
                                  "Higher is bolder but noisier.")
-    side = last.selectbox("Photo size", SIDES, index=SIDES.index(dreams.DEFAULT_SIDE), key="dream_side",
-                          format_func=lambda pixels: f"{pixels} px",
-                          help="The photo's longer side is shrunk to this many pixels before dreaming. "
-                               "Smaller is faster; a photo is never enlarged.")
     settings = dreams.DreamSettings(view.layer, None if what == WHOLE else view.filter, octaves,
                                     steps_per_octave=steps, step_size=round(float(strength), 1))
     return settings, int(side)
@@ -176,8 +176,11 @@ def dream_tab(engine: vizcore.Engine, view: View) -> None:
     st.markdown("**DeepDream** changes a photo, step by step, so that the chosen layer of the network sees more "
                 "of what it looks for: its patterns grow out of the photo. Pick the layer (and filter) in the "
                 "sidebar.")
-    settings, side = dream_controls(view)
-    chosen = chosen_photo(side)
+    photo_column, settings_column = st.columns(2, gap="large")
+    with settings_column:
+        settings, side = dream_controls(view)
+    with photo_column:
+        chosen = chosen_photo(side)
     clicked = st.button("Dream", type="primary", disabled=chosen is None,
                         help="Start dreaming on the photo with these settings. You can watch it and stop at "
                              "any time.")
