@@ -32,12 +32,14 @@ class DreamRecord:
     status: str = "running"   # running, stopped or done
     picture: np.ndarray | None = None
     step: int = 0
-    octave: int = 0
+    first_objective: float | None = None
     stop_reason: str = ""
 
     def update(self, frame: dreams.DreamFrame) -> None:
         """Take in a frame of the dream."""
-        self.picture, self.step, self.octave = frame.picture, frame.step, frame.octave
+        self.picture, self.step = frame.picture, frame.step
+        if self.first_objective is None:
+            self.first_objective = frame.objective
         if frame.final:
             self.status = "done"
 
@@ -162,6 +164,9 @@ def show_record(record: DreamRecord, picture: st.delta_generator.DeltaGenerator,
                           caption=f"Stopped at step {record.step} of {s.total_steps}")
         st.warning(f"{record.stop_reason} The picture shows how far it got: step {record.step} of "
                    f"{s.total_steps}. Press **Dream** to start again.")
+    note = None if record.first_objective is None else dreams.nothing_to_amplify(s.filter, record.first_objective)
+    if note:
+        st.info(note)
     if not current:
         st.caption("This dream was made with other settings or another photo than the ones chosen now; "
                    "press **Dream** to dream with the current ones.")

@@ -17,6 +17,7 @@ from vizcore.dream import (
     dream,
     dream_objective,
     load_photo,
+    nothing_to_amplify,
     octave_shapes,
     sample_photo,
 )
@@ -89,6 +90,17 @@ def test_the_same_seed_gives_the_same_dream_and_another_seed_another(tiny):
     first, again, other = run(5), run(5), run(6)
     np.testing.assert_array_equal(first, again)
     assert np.abs(first.astype(int) - other.astype(int)).mean() > 0.5
+
+
+def test_a_filter_silent_on_the_photo_leaves_it_unchanged_and_says_so(tiny):
+    black = np.zeros((40, 40, 3), np.uint8)
+    silent = list(dream(tiny, black, "conv1", filter=3, octaves=1, steps_per_octave=3))
+    assert silent[0].objective == 0
+    np.testing.assert_array_equal(silent[-1].picture, black)
+    assert "Filter 3 does not respond anywhere in this photo" in nothing_to_amplify(3, silent[0].objective)
+    awake = list(dream(tiny, black, "conv1", filter=1, octaves=1, steps_per_octave=3))
+    assert awake[0].objective > 0 and nothing_to_amplify(1, awake[0].objective) is None
+    assert not np.array_equal(awake[-1].picture, black)
 
 
 @pytest.mark.parametrize("kwargs, words", [

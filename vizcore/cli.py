@@ -397,9 +397,12 @@ def run_dream(args: argparse.Namespace) -> int:
     bar = ProgressBar(args.octaves * args.steps, f"dream {what}")
     try:
         for frame in frames:
+            if frame.step == 1:
+                first_objective = frame.objective
             bar.update(frame.step)
     finally:
         bar.close()
+    print_notes([note for note in [dream.nothing_to_amplify(args.filter, first_objective)] if note])
     save_png(out, Image.fromarray(frame.picture))
     print(f"dream {what} | {args.octaves} octaves x {args.steps} steps, strength {args.strength:g} "
           f"| {photo.shape[1]} x {photo.shape[0]} px | weights {model.weights} "

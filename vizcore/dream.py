@@ -189,6 +189,15 @@ def _dream_frames(compiled: DreamStep, photo: np.ndarray, settings: DreamSetting
                              to_uint8(image.numpy()))
 
 
+def nothing_to_amplify(filter: int | None, first_objective: float) -> str | None:
+    """A plain note when the photo gives the objective nothing to work with (the picture cannot change)."""
+    if first_objective > 0:
+        return None
+    what = "This layer does" if filter is None else f"Filter {filter} does"
+    return (f"{what} not respond anywhere in this photo, so there is nothing to amplify and the photo stays as "
+            "it was. Try another filter, another layer or another photo.")
+
+
 def to_uint8(image: np.ndarray) -> np.ndarray:
     """A 0-255 float picture rounded to uint8."""
     return np.clip(np.rint(image), 0, 255).astype(np.uint8)

@@ -1,6 +1,7 @@
 """The DeepDream tab in a real Chromium against a real Streamlit server and the real (offline) VGG16."""
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -48,6 +49,20 @@ def test_a_file_that_is_not_a_photo_gets_a_plain_message(tab: DashboardTab, tmp_
     expect(tab.button("Dream")).to_be_disabled()
     choose_radio(tab, "A sample photo")  # the page still works
     expect(tab.button("Dream")).to_be_enabled()
+    tab.assert_clean()
+
+
+def test_stop_keeps_the_picture_as_far_as_it_got(tab: DashboardTab) -> None:
+    open_dream_tab(tab, "block3_conv1")
+    tab.choose("Photo size", "192 px")
+    tab.record_frames()
+    tab.button("Dream").click()
+    tab.wait_for_frames(2)  # two live pictures
+    tab.button("Stop").click()
+
+    expect(tab.page.locator(ALERTS).filter(has_text="You pressed Stop")).to_be_visible()
+    expect(tab.page.get_by_text(re.compile(r"^Stopped at step \d+ of 60$"))).to_be_visible()
+    expect(tab.button("Download PNG")).to_have_count(0)
     tab.assert_clean()
 
 
