@@ -7,17 +7,18 @@ from __future__ import annotations
 
 import math
 import random
-import time
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 import pandas as pd
 import streamlit as st
 
 import vizcore
 from dashboard.animation import animation_section
+from dashboard.diversity import diversity_tab
 from dashboard.dream import dream_tab
-from dashboard.shared import LOG, engine_or_stop, model_source, natural_reference, reported, ss, step_clock
+from dashboard.live import Panel, live_render, settings_changed_note, stopped_message
+from dashboard.objectives import objective_controls, objective_state
+from dashboard.shared import engine_or_stop, model_source, natural_reference, reported, ss, step_clock
 from vizcore.atlas import Atlas, AtlasParameters, atlas_root, find_atlas
 from vizcore.methods import METHODS
 from vizcore.render import Settings
@@ -29,26 +30,18 @@ from vizcore.view import (
     RunRecord,
     View,
     compare_defaults,
-    loss_chart_spec,
-    loss_columns,
     lr_choices,
     lr_decimals,
     lr_step,
     png_bytes,
     png_name,
-    preview_every,
     quality_sentence,
-    timed,
     view_from_query,
 )
 
-TABS = ("Single filter", "Compare learning rates", "Layer grid", "DeepDream", "About")
+TABS = ("Single filter", "Compare learning rates", "Diversity", "Layer grid", "DeepDream", "About")
 GRID_PAGE = 16
 GRID_COLUMNS = 4
-REDRAW_SECONDS = 0.3   # the live view (progress, curve) is redrawn at least this often...
-MIN_REDRAW_SECONDS = 0.1  # ...and new pictures are shown at once, but never more often than this
-CHART_HEIGHT = 280
-RESPONSE_AXIS = "Filter response"
 ATLAS_SORTS = {"Filter number": "filter", "Quality score": "quality", "Activation": "activation"}
 
 
@@ -61,6 +54,7 @@ def restore_view(layers: Sequence[vizcore.LayerInfo]) -> list[str]:
     view, warnings = view_from_query(st.query_params.to_dict(), layers)
     ss.update(layer=view.layer, filter=view.filter, method=view.method, steps=view.steps, size=view.size)
     ss[f"lr_{view.method}"] = view.lr
+    ss.update(objective_state(view))
     ss["view_restored"] = True
     return warnings
 
@@ -100,6 +94,7 @@ def sidebar(model: vizcore.LoadedModel) -> tuple[View, bool]:
              "Each filter looks for one kind of pattern.")
     bar.button("Random filter", on_click=random_filter, args=(counts,),
                help="Pick a filter of this layer at random.")
+    objective, blend, mix = objective_controls(bar, count, int(index))
     method = bar.selectbox(
         "Method", list(METHODS), key="method", format_func=lambda name: METHODS[name].title,
         help="How the picture is made. Robust: smooth, natural-looking pictures (recommended). "
@@ -128,121 +123,19 @@ def sidebar(model: vizcore.LoadedModel) -> tuple[View, bool]:
     bar.caption(f"**Model weights:** {model.weights_description}")
     if model.notice:
         bar.info(model.notice)
-    return View(layer, int(index), method, int(steps), round(float(lr), lr_decimals(recipe)), int(size)), generate
-
-
-def settings_for(engine: vizcore.Engine, view: View, filters: Sequence[int] | None = None,
-                 rates: Sequence[float] | None = None) -> Settings:
-    """Engine settings for the view (or for other filters / learning rates of the same view)."""
-    return engine.settings(view.layer, list(filters) if filters is not None else [view.filter], view.method,
-                           view.steps, view.size, list(rates) if rates else [view.lr])
+    return View(layer, int(index), method, int(steps), round(float(lr), lr_decimals(recipe)), int(size), objective,
+                blend, mix), generate
 
 
 # ---------------------------------------------------------------- live rendering
 
-@dataclass
-class Panel:
-    """Where one render is drawn: Stop button, progress bar, pictures and (optionally) the loss curve."""
-
-    stop: st.delta_generator.DeltaGenerator
-    progress: st.delta_generator.DeltaGenerator
-    pictures: st.delta_generator.DeltaGenerator
-    chart: st.delta_generator.DeltaGenerator | None
-    per_row: int = 1
-    title: str = ""
-
-    def draw_pictures(self, images: Sequence, captions: Sequence[str]) -> None:
-        if len(images) == 1 and self.per_row == 1:
-            self.pictures.image(images[0], caption=captions[0], width="stretch")
-            return
-        with self.pictures.container():
-            for start in range(0, len(images), self.per_row):
-                columns = st.columns(self.per_row)
-                for column, image, caption in zip(columns, images[start:], captions[start:]):
-                    column.image(image, caption=caption, width="stretch")
-
-    def draw_chart(self, losses, labels: Sequence[str], steps: int) -> None:
-        if self.chart is None or losses is None or len(losses) == 0:
-            return
-        self.chart.vega_lite_chart(pd.DataFrame(loss_columns(losses, labels)),
-                                   loss_chart_spec(labels, RESPONSE_AXIS, self.title, steps), height=CHART_HEIGHT)
-
-    def clear_controls(self) -> None:
-        self.stop.empty()
-        self.progress.empty()
-
-
-def request_stop(record_key: str) -> None:
-    record = ss.get(record_key)
-    if isinstance(record, RunRecord):
-        record.interrupted("You pressed Stop.")
-
-
 def mark_interrupted_runs() -> None:
     """A run still marked running at the start of a script run was cut short by a rerun (a widget change)."""
-    for key in ("single", "compare", "grid"):
+    for key in ("single", "compare", "grid", "diversity"):
         record = ss.get(key)
         if isinstance(record, RunRecord):
             record.interrupted("It stopped because a setting was changed (or another tab was opened) "
                                "while it was running.")
-
-
-def live_render(engine: vizcore.Engine, settings: Settings, panel: Panel, record_key: str,
-                labels: Sequence[str]) -> RunRecord:
-    """Optimise, redrawing the pictures, loss curve and progress every few steps; the record lives in
-    session_state so a Stop or rerun keeps the picture as far as it got."""
-    clock = step_clock()
-    every = preview_every(clock.estimate(settings, engine.model.layers), settings.steps)
-    record = RunRecord(settings)
-    ss[record_key] = record
-    panel.stop.button("Stop", key=f"stop_{record_key}", on_click=request_stop, args=(record_key,),
-                      help="Stop now and keep the picture as it is.")
-    bar = panel.progress.progress(0.0, text="Preparing the network for this layer…")
-    durations: list[float] = []
-    started = last_draw = time.perf_counter()
-    pending_pictures = False
-    frames = 0
-    try:
-        # Every draw below is a Streamlit call, which is where a Stop or a widget change takes effect.
-        for frame, seconds in timed(engine.run(settings, preview_every=every)):
-            pending_pictures |= record.update(frame)
-            frames += 1
-            if frame.step > 1:  # the first step also compiles; it says little about the speed
-                durations.append(seconds)
-            if record.status == "done":
-                record.from_cache = frames == 1 and settings.steps > 1  # the engine's disk cache had it
-                break
-            now = time.perf_counter()
-            since = now - last_draw
-            if frame.step == 1 or since >= REDRAW_SECONDS or (pending_pictures and since >= MIN_REDRAW_SECONDS):
-                bar.progress(frame.step / frame.total,
-                             text=f"Iteration {frame.step} of {frame.total} · {now - started:.1f} s")
-                panel.draw_chart(record.losses, labels, settings.steps)
-                if pending_pictures:
-                    panel.draw_pictures(record.images, [f"Iteration {frame.step} of {frame.total}"] * len(labels))
-                    pending_pictures = False
-                last_draw = now
-    except Exception:
-        record.interrupted("It stopped because of an error.")
-        raise
-    finally:  # no Streamlit calls here: this also runs while a rerun unwinds the loop
-        clock.record(settings, engine.model.layers, durations)
-        LOG.info("%s %s filters %s: %s at iteration %d of %d after %.1f s (%.0f ms per step)", record_key,
-                 settings.layer, ",".join(map(str, settings.filters)), record.status, record.step, settings.steps,
-                 time.perf_counter() - started, 1000 * sum(durations) / max(len(durations), 1))
-    panel.clear_controls()
-    return record
-
-
-def stopped_message(record: RunRecord) -> None:
-    st.warning(f"{record.stop_reason} The picture shows how far it got: iteration {record.step} of "
-               f"{record.total}. Press the button again to start over.")
-
-
-def settings_changed_note(record: RunRecord, settings: Settings | None) -> None:
-    if settings is not None and record.settings != settings:
-        st.caption("These pictures were made with other settings than the sidebar shows now; "
-                   "press the button to render the current settings.")
 
 
 # ---------------------------------------------------------------- tabs
@@ -297,7 +190,7 @@ def single_filter_tab(engine: vizcore.Engine, view: View, generate: bool) -> Non
         st.success(note)
     settings = None
     with reported("checking the settings"):
-        settings = settings_for(engine, view)
+        settings = view.settings(engine)
     stop, progress = st.empty(), st.empty()
     left, right = st.columns(2, gap="large")
     panel = Panel(stop, progress, left.empty(), right.empty(), title="How strongly the filter responds")
@@ -364,7 +257,7 @@ def compare_tab(engine: vizcore.Engine, view: View) -> None:
                   title="How strongly the filter responds, one curve per learning rate")
     settings = None
     with reported("checking the settings"):
-        settings = settings_for(engine, view, rates=rates) if rates else None
+        settings = view.settings(engine, rates=rates) if rates else None
     if clicked and settings is not None:
         with reported("comparing learning rates"):
             live_render(engine, settings, panel, "compare", rate_labels(settings))
@@ -435,6 +328,8 @@ def draw_tiles(layer: str, filters: Sequence[int], images: Sequence, captions: S
 
 def view_atlas(engine: vizcore.Engine, view: View) -> Atlas | None:
     """The precomputed atlas with the sidebar's settings, if it has pictures of the chosen layer."""
+    if view.objective != "channel":  # atlases show whole filters only
+        return None
     found = find_atlas(atlas_root(), engine.model, AtlasParameters(view.method, view.steps, view.size, view.lr, 0))
     return found if found is not None and found.records.get(view.layer) else None
 
@@ -466,7 +361,7 @@ def layer_grid_tab(engine: vizcore.Engine, view: View) -> None:
         atlas_grid(atlas, info)
         return
     filters = list(grid_page(info.name, info.filters, "filters"))
-    settings = settings_for(engine, view, filters=filters)
+    settings = view.settings(engine, filters)
     record = ss.get("grid")
     if record is None or record.settings != settings:
         cached = engine.cached_result(settings)
@@ -562,13 +457,16 @@ def main() -> None:
     for warning in warnings:
         st.warning(warning)
     # Only the open tab runs, so a hidden tab never starts work.
-    single, compare, grid, deepdream, about = st.tabs(TABS, key="tab", on_change="rerun")
+    single, compare, diverse, grid, deepdream, about = st.tabs(TABS, key="tab", on_change="rerun")
     if single.open:
         with single, reported("showing the picture"):
             single_filter_tab(engine, view, generate)
     if compare.open:
         with compare, reported("comparing learning rates"):
             compare_tab(engine, view)
+    if diverse.open:
+        with diverse, reported("rendering different copies"):
+            diversity_tab(engine, view)
     if grid.open:
         with grid, reported("showing the layer grid"):
             layer_grid_tab(engine, view)

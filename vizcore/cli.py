@@ -1,4 +1,4 @@
-"""The command line: ``vizcore layers``, ``vizcore render``, ``vizcore grid``, ``vizcore atlas`` and ``vizcore dream``.
+"""The command line: ``vizcore layers``, ``render``, ``grid``, ``diversity``, ``atlas`` and ``dream``.
 
 A mistake in the input ends as one ``error: ...`` line on stderr and exit code 2, never a traceback;
 Ctrl-C ends as ``interrupted`` and exit code 130. Output files are written atomically, so an
@@ -30,7 +30,8 @@ from vizcore.errors import InputError, VizError
 from vizcore.methods import METHODS, get_method
 from vizcore.metrics import quality_score, reference_path
 from vizcore.models import LayerInfo, LoadedModel, load_model
-from vizcore.render import Engine, RenderResult, Settings
+from vizcore.objectives import OBJECTIVES
+from vizcore.render import Engine, RenderResult, Settings, target_words
 
 EXIT_BAD_INPUT = 2
 EXIT_INTERRUPTED = 130
@@ -205,10 +206,11 @@ def announce_weights(model: LoadedModel, stream: TextIO) -> None:
         print(f"note: {model.notice}", file=stream)
 
 
-def settings_for(engine: Engine, args: argparse.Namespace, filters: Sequence[int]) -> Settings:
-    """Validated engine settings for these filters from the shared rendering options."""
+def settings_for(engine: Engine, args: argparse.Namespace, filters: Sequence[int], **extra: object) -> Settings:
+    """Validated engine settings for these filters from the shared rendering options (plus ``extra`` ones)."""
     return engine.settings(args.layer, filters, method=args.method, steps=args.steps, size=args.size,
-                           learning_rates=None if args.lr is None else [args.lr], seed=args.seed)
+                           learning_rates=None if args.lr is None else [args.lr], seed=args.seed,
+                           objective=args.objective, **extra)
 
 
 def render_all(engine: Engine, batches: Sequence[Settings], label: str,
@@ -289,9 +291,10 @@ def run_render(args: argparse.Namespace) -> int:
     engine = open_engine(args)
     layer = engine.model.layer(args.layer)
     index = random.SystemRandom().randrange(layer.filters) if chosen is None else chosen
-    settings = settings_for(engine, args, [index])
+    settings = settings_for(engine, args, [index], blend_filter=args.blend,
+                            mix=(0.5 if args.blend is not None else 0.0) if args.mix is None else args.mix)
     recorder = None if gif is None else animation.Recorder(settings.steps)
-    [result], seconds = render_all(engine, [settings], f"{layer.name} filter {index}", recorder)
+    [result], seconds = render_all(engine, [settings], f"{layer.name} {target_words(settings)}", recorder)
     save_png(out, Image.fromarray(result.images[0]))
     if gif is not None:
         write_file(gif, animation.gif_bytes(recorder.timelines()[0], settings.steps))
@@ -300,7 +303,7 @@ def run_render(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(render_report(engine.model, result, out, seconds, notes, chosen is None)))
     print_notes(notes)
-    print(summary(engine.model, settings, f"filter {index}", f"activation {float(result.activation[0]):.4g}",
+    print(summary(engine.model, settings, target_words(settings), f"activation {float(result.activation[0]):.4g}",
                   f"{seconds:.1f} s -> {out}"), file=sys.stderr if args.json else sys.stdout)
     return 0
 
@@ -311,7 +314,8 @@ def render_report(model: LoadedModel, result: RenderResult, out: Path, seconds: 
     s = result.settings
     losses = [float(v) for v in result.loss_history[:, 0]]
     return {
-        "layer": s.layer, "filter": s.filters[0], "filter_random": filter_random, "method": s.method,
+        "layer": s.layer, "filter": s.filters[0], "filter_random": filter_random, "objective": s.objective,
+        "blend_filter": s.blend_filter, "mix": s.mix(), "method": s.method,
         "steps": s.steps, "size": s.size, "lr": s.learning_rates[0], "seed": s.seed, "weights": model.weights,
         "weights_description": model.weights_description, "fingerprint": model.fingerprint,
         "activation": float(result.activation[0]),
@@ -344,6 +348,29 @@ def run_grid(args: argparse.Namespace) -> int:
     save_png(out, grid_picture(images, [str(i) for i in filters], args.columns))
     print_notes([note for result in results for note in result.notes])
     print(summary(engine.model, batches[0], f"{len(filters)} filters", f"{seconds:.1f} s -> {out}"))
+    return 0
+
+
+def run_diversity(args: argparse.Namespace) -> int:
+    """Render different pictures of one filter in one batch, save them as one row PNG, print each activation."""
+    out = check_output_path(args.out)
+    check_numbers(args)
+    if not validate.MIN_COPIES <= args.copies <= validate.MAX_COPIES:
+        raise InputError(f"--copies must be from {validate.MIN_COPIES} to {validate.MAX_COPIES} "
+                         f"(got {args.copies}).")
+    validate.check_diversity(args.strength)
+    engine = open_engine(args)
+    settings = settings_for(engine, args, [args.filter], copies=args.copies, diversity=args.strength)
+    [result], seconds = render_all(engine, [settings], f"{settings.layer} filter {settings.filters[0]} "
+                                                       f"x{settings.copies}")
+    save_png(out, grid_picture(result.images, [f"copy {i + 1}: {value:.3g}" for i, value in
+                                               enumerate(result.activation)], settings.copies))
+    print_notes(result.notes)
+    for i, value in enumerate(result.activation):
+        print(f"copy {i + 1} activation {value:.4g}")
+    print(summary(engine.model, settings, f"{target_words(settings)} x{settings.copies}",
+                  f"diversity {settings.diversity:g}", f"style similarity {result.similarity:.3f}",
+                  f"{seconds:.1f} s -> {out}"))
     return 0
 
 
@@ -470,6 +497,8 @@ def build_parser() -> argparse.ArgumentParser:
     add_picture_options(group)
     group.add_argument("--out", type=Path, required=True, help="output .png file (written atomically)")
     group.add_argument("--no-cache", action="store_true", help="do not read or write the disk cache of renders")
+    group.add_argument("--objective", choices=list(OBJECTIVES), default="channel",
+                       help="channel: the whole filter's mean response (default); neuron: only its centre neuron")
 
     parser = argparse.ArgumentParser(prog="vizcore", description="See what a filter of VGG16 responds to: "
                                      "render the picture that excites it most (feature visualisation).")
@@ -483,7 +512,20 @@ def build_parser() -> argparse.ArgumentParser:
                         "forming (renders afresh, ignoring the cache)")
     render.add_argument("--json", action="store_true", help="print a JSON report on stdout (includes the quality "
                         "score: the picture's activation x the strongest natural photo)")
+    render.add_argument("--blend", type=int, metavar="FILTER", help="a second filter of the same layer to mix in: "
+                        "the picture maximises (1 - mix) x filter + mix x this filter")
+    render.add_argument("--mix", type=float, help="weight of the --blend filter, 0 to 1 (default 0.5: half and half)")
     render.set_defaults(run=run_render)
+    diverse = commands.add_parser("diversity", parents=[model_options, render_options],
+                                  help="render different pictures of one filter as one row")
+    diverse.add_argument("--filter", type=int, required=True, help="filter number")
+    diverse.add_argument("--copies", type=int, default=validate.DEFAULT_COPIES,
+                         help=f"how many pictures, {validate.MIN_COPIES}-{validate.MAX_COPIES} "
+                              f"(default {validate.DEFAULT_COPIES}); each starts from its own noise (seed + i)")
+    diverse.add_argument("--strength", type=float, default=validate.DEFAULT_DIVERSITY,
+                         help=f"how strongly the pictures are pushed to differ in style, 0-{validate.MAX_DIVERSITY:g} "
+                              f"(default {validate.DEFAULT_DIVERSITY:g}; 0 = independent pictures)")
+    diverse.set_defaults(run=run_diversity)
     grid = commands.add_parser("grid", parents=[model_options, render_options], help="render many filters as a grid")
     grid.add_argument("--filters", help="filters as 0-63, 0,3,7 or 0-7,12 (default: every filter of the layer)")
     grid.add_argument("--batch", type=int, default=16, help="filters optimised together as one batch (default 16)")

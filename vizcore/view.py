@@ -16,7 +16,8 @@ from PIL import Image
 from vizcore import animation, metrics
 from vizcore.methods import METHODS, Method
 from vizcore.models import LayerInfo, LoadedModel
-from vizcore.render import Frame, RenderResult, Settings
+from vizcore.objectives import OBJECTIVES
+from vizcore.render import Engine, Frame, RenderResult, Settings
 
 LOG = logging.getLogger(__name__)
 
@@ -26,6 +27,8 @@ MAX_ITERATIONS = 1000
 DEFAULT_METHOD = "robust"
 PREVIEW_SECONDS = 0.3  # aim for about this much optimisation between two live pictures
 COMPARE_MAX = 6
+DEFAULT_MIX = 50  # percent of the second filter in a blend
+OBJECTIVE_TITLES = {"channel": "Whole filter (channel)", "neuron": "Centre neuron"}
 
 
 @dataclass(frozen=True)
@@ -38,11 +41,28 @@ class View:
     steps: int
     lr: float
     size: int
+    objective: str = "channel"
+    blend: int | None = None  # a second filter mixed in
+    mix: int = DEFAULT_MIX  # its share, in percent (only with blend)
 
     def to_query(self) -> dict[str, str]:
-        """Query parameters for this view (all values are strings)."""
-        return {"layer": self.layer, "filter": str(self.filter), "method": self.method, "steps": str(self.steps),
-                "lr": f"{self.lr:g}", "size": str(self.size)}
+        """Query parameters for this view (all values are strings); the objective and blend only when used."""
+        query = {"layer": self.layer, "filter": str(self.filter), "method": self.method, "steps": str(self.steps),
+                 "lr": f"{self.lr:g}", "size": str(self.size)}
+        if self.objective != "channel":
+            query["objective"] = self.objective
+        if self.blend is not None:
+            query.update(blend=str(self.blend), mix=str(self.mix))
+        return query
+
+    def settings(self, engine: Engine, filters: Sequence[int] | None = None, rates: Sequence[float] | None = None,
+                 **extra: object) -> Settings:
+        """Engine settings for the view, or for other filters (then without the blend) or learning rates."""
+        if filters is None and self.blend is not None:
+            extra.update(blend_filter=self.blend, mix=self.mix / 100)
+        return engine.settings(self.layer, list(filters) if filters is not None else [self.filter], self.method,
+                               self.steps, self.size, list(rates) if rates else [self.lr],
+                               objective=self.objective, **extra)
 
 
 def lr_step(method: Method) -> float:
@@ -105,6 +125,17 @@ def _parse_int(text: str) -> int | None:
     return int(number) if math.isfinite(number) and number == int(number) else None
 
 
+def _filter_in_layer(text: str, layer: str, count: int, role: str) -> tuple[int | None, str]:
+    """The link's filter number clamped into the layer (None if not a number), and what was wrong with it."""
+    number = _parse_int(text)
+    if number is None:
+        return None, f"The link's {role} '{text}' is not a whole number"
+    clamped = min(max(number, 0), count - 1)
+    if clamped != number:
+        return clamped, f"The link asks for {role} {text}, but {layer} has filters 0 to {count - 1}"
+    return clamped, ""
+
+
 def view_from_query(params: Mapping[str, str | Sequence[str]], layers: Sequence[LayerInfo]) -> tuple[View, list[str]]:
     """The view a link asks for; bad values are replaced by the nearest allowed value, each with a warning."""
     view = default_view(layers)
@@ -122,15 +153,11 @@ def view_from_query(params: Mapping[str, str | Sequence[str]], layers: Sequence[
 
     text = _first(params.get("filter"))
     if text is not None:
-        number = _parse_int(text)
-        if number is None:
-            warnings.append(f"The link's filter '{text}' is not a whole number; showing filter 0.")
-        else:
-            clamped = min(max(number, 0), count - 1)
-            if clamped != number:
-                warnings.append(f"The link asks for filter {text}, but {view.layer} has filters 0 to {count - 1}; "
-                                f"showing filter {clamped}.")
-            view = replace(view, filter=clamped)
+        number, problem = _filter_in_layer(text, view.layer, count, "filter")
+        if problem:
+            warnings.append(f"{problem}; showing filter {number or 0}.")
+        if number is not None:
+            view = replace(view, filter=number)
 
     text = _first(params.get("method"))
     if text is not None:
@@ -180,6 +207,36 @@ def view_from_query(params: Mapping[str, str | Sequence[str]], layers: Sequence[
                             f"using {nearest} px.")
             number = nearest
         view = replace(view, size=number)
+    view, more = objective_from_query(params, view, count)
+    return view, warnings + more
+
+
+def objective_from_query(params: Mapping[str, str | Sequence[str]], view: View, count: int) -> tuple[View, list[str]]:
+    """The link's objective, second filter and mix (clamped, with warnings) on top of ``view``."""
+    warnings: list[str] = []
+    text = _first(params.get("objective"))
+    if text is not None:
+        if text.lower() in OBJECTIVES:
+            view = replace(view, objective=text.lower())
+        else:
+            warnings.append(f"The link's objective '{text}' is unknown; using the whole filter. "
+                            f"Objectives: {', '.join(OBJECTIVES)}.")
+    text = _first(params.get("blend"))
+    if text is not None:
+        number, problem = _filter_in_layer(text, view.layer, count, "second filter")
+        if problem:
+            warnings.append(f"{problem}; " + ("showing no blend." if number is None else
+                                               f"blending with filter {number}."))
+        if number is not None:
+            view = replace(view, blend=number)
+    text = _first(params.get("mix"))
+    if text is not None and view.blend is not None:
+        number = _parse_int(text)
+        clamped = DEFAULT_MIX if number is None else min(max(number, 0), 100)
+        if number != clamped:
+            warnings.append(f"The link's mix '{text}' is not a whole percentage from 0 to 100; "
+                            f"using {clamped} %.")
+        view = replace(view, mix=clamped)
     return view, warnings
 
 
@@ -305,7 +362,12 @@ def png_bytes(image: np.ndarray) -> bytes:
 
 def png_name(settings: Settings, index: int = 0) -> str:
     """A download file name that says what the picture is."""
-    return (f"{settings.layer}_filter{settings.filters[index]}_{settings.method}_{settings.steps}it_"
+    target = f"filter{settings.filters[index]}"
+    if settings.blend_filter is not None:
+        target += f"+{settings.blend_filter}mix{round(100 * settings.mix(index))}"
+    if settings.objective != "channel":
+        target += f"_{settings.objective}"
+    return (f"{settings.layer}_{target}_{settings.method}_{settings.steps}it_"
             f"lr{settings.learning_rates[index]:g}_{settings.size}px.png")
 
 
