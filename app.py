@@ -16,7 +16,7 @@ import vizcore
 from dashboard.animation import animation_section
 from dashboard.diversity import diversity_tab
 from dashboard.dream import dream_tab
-from dashboard.live import Panel, live_render, settings_changed_note, stopped_message
+from dashboard.live import Panel, live_render, settings_changed_note, show_stopped, stopped_message
 from dashboard.objectives import objective_controls, objective_state
 from dashboard.shared import engine_or_stop, model_source, natural_reference, reported, ss, step_clock
 from vizcore.atlas import Atlas, AtlasParameters, atlas_root, find_atlas
@@ -214,7 +214,7 @@ def single_filter_tab(engine: vizcore.Engine, view: View, generate: bool) -> Non
         with right:
             if record.from_cache:
                 st.caption("Shown from the cache: this exact picture was made before.")
-            if not natural_reference(model_source()).failed:
+            if result.settings.whole_filter and not natural_reference(model_source()).failed:
                 st.markdown(quality_sentence(qualities(record)))
             for message in result.notes:
                 st.info(message)
@@ -272,14 +272,13 @@ def compare_tab(engine: vizcore.Engine, view: View) -> None:
         panel.draw_pictures(record.images, labels)
         for message in record.result.notes:
             st.info(message)
-        scores = qualities(record)  # may take a moment the first time for a layer: pictures first
+        # may take a moment the first time for a layer: pictures first
+        scores = qualities(record) if record.settings.whole_filter else None
         if scores is not None:
             panel.draw_pictures(record.images, [label if score is None else f"{label} · {score:.1f}× strongest photo"
                                                 for label, score in zip(labels, scores)])
     else:
-        if record.images is not None:
-            panel.draw_pictures(record.images, [f"{label} · stopped" for label in labels])
-        stopped_message(record)
+        show_stopped(panel, record, labels)
     settings_changed_note(record, settings)
 
 

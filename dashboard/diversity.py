@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 import vizcore
-from dashboard.live import Panel, live_render, settings_changed_note, stopped_message
+from dashboard.live import Panel, live_render, settings_changed_note, show_stopped
 from dashboard.shared import reported, ss
 from vizcore.render import RenderResult
 from vizcore.validate import DEFAULT_COPIES, DEFAULT_DIVERSITY, MAX_COPIES, MIN_COPIES
@@ -71,9 +71,7 @@ def diversity_tab(engine: vizcore.Engine, view: View) -> None:
         for message in result.notes:
             st.info(message)
     else:
-        if record.images is not None:
-            panel.draw_pictures(record.images, [f"{label} · stopped" for label in labels])
-        stopped_message(record)
+        show_stopped(panel, record, labels)
     settings_changed_note(record, settings)
 
 

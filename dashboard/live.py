@@ -105,6 +105,13 @@ def live_render(engine: vizcore.Engine, settings: Settings, panel: Panel, record
     return record
 
 
+def show_stopped(panel: Panel, record: RunRecord, labels: Sequence[str]) -> None:
+    """Where a run that did not finish got to: its last pictures (if any) and why it stopped."""
+    if record.images is not None:
+        panel.draw_pictures(record.images, [f"{label} · stopped" for label in labels])
+    stopped_message(record)
+
+
 def stopped_message(record: RunRecord) -> None:
     st.warning(f"{record.stop_reason} The picture shows how far it got: iteration {record.step} of "
                f"{record.total}. Press the button again to start over.")

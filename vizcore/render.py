@@ -39,6 +39,11 @@ class Settings:
         """The second filter's weight in picture ``index`` (0 without a blend)."""
         return self.mixes[index] if self.mixes else 0.0
 
+    @property
+    def whole_filter(self) -> bool:
+        """True when each picture maximises one filter's whole map: what the quality score compares."""
+        return self.objective == "channel" and self.blend_filter is None
+
 
 @dataclass
 class RenderResult:
