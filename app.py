@@ -15,6 +15,7 @@ import streamlit as st
 import vizcore
 from dashboard.animation import animation_section
 from dashboard.diversity import diversity_tab
+from dashboard.dream import dream_tab
 from dashboard.live import Panel, live_render, settings_changed_note, show_stopped, stopped_message
 from dashboard.objectives import objective_controls, objective_state
 from dashboard.shared import engine_or_stop, model_source, natural_reference, reported, ss, step_clock
@@ -38,7 +39,7 @@ from vizcore.view import (
     view_from_query,
 )
 
-TABS = ("Single filter", "Compare learning rates", "Diversity", "Layer grid", "About")
+TABS = ("Single filter", "Compare learning rates", "Diversity", "Layer grid", "DeepDream", "About")
 GRID_PAGE = 16
 GRID_COLUMNS = 4
 ATLAS_SORTS = {"Filter number": "filter", "Quality score": "quality", "Activation": "activation"}
@@ -455,7 +456,7 @@ def main() -> None:
     for warning in warnings:
         st.warning(warning)
     # Only the open tab runs, so a hidden tab never starts work.
-    single, compare, diverse, grid, about = st.tabs(TABS, key="tab", on_change="rerun")
+    single, compare, diverse, grid, deepdream, about = st.tabs(TABS, key="tab", on_change="rerun")
     if single.open:
         with single, reported("showing the picture"):
             single_filter_tab(engine, view, generate)
@@ -468,6 +469,9 @@ def main() -> None:
     if grid.open:
         with grid, reported("showing the layer grid"):
             layer_grid_tab(engine, view)
+    if deepdream.open:
+        with deepdream, reported("dreaming"):
+            dream_tab(engine, view)
     if about.open:
         with about:
             about_tab(engine.model)
