@@ -456,25 +456,19 @@ def main() -> None:
     for warning in warnings:
         st.warning(warning)
     # Only the open tab runs, so a hidden tab never starts work.
-    single, compare, diverse, grid, deepdream, about = st.tabs(TABS, key="tab", on_change="rerun")
-    if single.open:
-        with single, reported("showing the picture"):
-            single_filter_tab(engine, view, generate)
-    if compare.open:
-        with compare, reported("comparing learning rates"):
-            compare_tab(engine, view)
-    if diverse.open:
-        with diverse, reported("rendering different copies"):
-            diversity_tab(engine, view)
-    if grid.open:
-        with grid, reported("showing the layer grid"):
-            layer_grid_tab(engine, view)
-    if deepdream.open:
-        with deepdream, reported("dreaming"):
-            dream_tab(engine, view)
-    if about.open:
-        with about:
-            about_tab(engine.model)
+    pages = {  # what each tab shows, and what it was doing if it fails
+        "Single filter": (lambda: single_filter_tab(engine, view, generate), "showing the picture"),
+        "Compare learning rates": (lambda: compare_tab(engine, view), "comparing learning rates"),
+        "Diversity": (lambda: diversity_tab(engine, view), "rendering different copies"),
+        "Layer grid": (lambda: layer_grid_tab(engine, view), "showing the layer grid"),
+        "DeepDream": (lambda: dream_tab(engine, view), "dreaming"),
+        "About": (lambda: about_tab(engine.model), "showing the page's notes"),
+    }
+    for tab, label in zip(st.tabs(TABS, key="tab", on_change="rerun"), TABS):
+        if tab.open:
+            draw, doing = pages[label]
+            with tab, reported(doing):
+                draw()
 
 
 if __name__ == "__main__":
