@@ -15,6 +15,7 @@ import streamlit as st
 import vizcore
 from dashboard.animation import animation_section
 from dashboard.diversity import diversity_tab
+from dashboard.dream import dream_tab
 from dashboard.examples import photo_examples
 from dashboard.live import Panel, live_render, settings_changed_note, show_stopped, stopped_message
 from dashboard.objectives import objective_controls, objective_state
@@ -39,7 +40,7 @@ from vizcore.view import (
     view_from_query,
 )
 
-TABS = ("Single filter", "Compare learning rates", "Diversity", "Layer grid", "About")
+TABS = ("Single filter", "Compare learning rates", "Diversity", "Layer grid", "DeepDream", "About")
 GRID_PAGE = 16
 GRID_COLUMNS = 4
 ATLAS_SORTS = {"Filter number": "filter", "Quality score": "quality", "Activation": "activation"}
@@ -182,6 +183,12 @@ def show_atlas_picture(panel: Panel, right, settings: Settings, atlas: Atlas, re
             st.markdown(quality_sentence([record["quality"]]))
         st.download_button("Download PNG", path.read_bytes(), file_name=png_name(settings), mime="image/png",
                            on_click="ignore", icon=":material/download:", help="Save this picture as a PNG file.")
+
+
+def single_filter_page(engine: vizcore.Engine, view: View, generate: bool) -> None:
+    """The Single filter tab: the picture (and any live render) first, then the photos that excite the filter."""
+    single_filter_tab(engine, view, generate)
+    photo_examples(engine, view.layer, view.filter)
 
 
 def single_filter_tab(engine: vizcore.Engine, view: View, generate: bool) -> None:
@@ -456,23 +463,19 @@ def main() -> None:
     for warning in warnings:
         st.warning(warning)
     # Only the open tab runs, so a hidden tab never starts work.
-    single, compare, diverse, grid, about = st.tabs(TABS, key="tab", on_change="rerun")
-    if single.open:
-        with single, reported("showing the picture"):
-            single_filter_tab(engine, view, generate)
-            photo_examples(engine, view.layer, view.filter)  # after the picture: it never delays a render
-    if compare.open:
-        with compare, reported("comparing learning rates"):
-            compare_tab(engine, view)
-    if diverse.open:
-        with diverse, reported("rendering different copies"):
-            diversity_tab(engine, view)
-    if grid.open:
-        with grid, reported("showing the layer grid"):
-            layer_grid_tab(engine, view)
-    if about.open:
-        with about:
-            about_tab(engine.model)
+    pages = {  # what each tab shows, and what it was doing if it fails
+        "Single filter": (lambda: single_filter_page(engine, view, generate), "showing the picture"),
+        "Compare learning rates": (lambda: compare_tab(engine, view), "comparing learning rates"),
+        "Diversity": (lambda: diversity_tab(engine, view), "rendering different copies"),
+        "Layer grid": (lambda: layer_grid_tab(engine, view), "showing the layer grid"),
+        "DeepDream": (lambda: dream_tab(engine, view), "dreaming"),
+        "About": (lambda: about_tab(engine.model), "showing the page's notes"),
+    }
+    for tab, label in zip(st.tabs(TABS, key="tab", on_change="rerun"), TABS):
+        if tab.open:
+            draw, doing = pages[label]
+            with tab, reported(doing):
+                draw()
 
 
 if __name__ == "__main__":

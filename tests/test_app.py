@@ -70,7 +70,7 @@ def test_first_visit_shows_every_control_and_the_weights_in_use() -> None:
     assert [b.label for b in at.sidebar.button] == ["Random filter", "Generate"]
     assert any("HED-VGG16" in caption.value for caption in at.sidebar.caption)
     assert [tab.label for tab in at.tabs] == ["Single filter", "Compare learning rates", "Diversity", "Layer grid",
-                                             "About"]
+                                             "DeepDream", "About"]
     assert not at.error and not at.warning
 
 

@@ -1,4 +1,4 @@
-"""The command line: ``vizcore layers``, ``render``, ``grid``, ``diversity``, ``atlas`` and ``examples``.
+"""The command line: ``vizcore layers``, ``render``, ``grid``, ``diversity``, ``atlas``, ``dream`` and ``examples``.
 
 A mistake in the input ends as one ``error: ...`` line on stderr and exit code 2, never a traceback;
 Ctrl-C ends as ``interrupted`` and exit code 130. Output files are written atomically, so an
@@ -24,7 +24,7 @@ from typing import TextIO
 import numpy as np
 from PIL import Image, ImageDraw
 
-from vizcore import animation, atlas, examples, validate
+from vizcore import animation, atlas, dream, examples, validate
 from vizcore.atomic import write_bytes_atomic
 from vizcore.cache import RenderCache
 from vizcore.errors import InputError, VizError
@@ -413,6 +413,31 @@ def run_atlas(args: argparse.Namespace) -> int:
     return 0
 
 
+def run_dream(args: argparse.Namespace) -> int:
+    """DeepDream on a photo (or a bundled sample): amplify a layer or one filter, octave by octave."""
+    out = check_output_path(args.out)
+    photo = dream.load_photo(args.photo, args.size)
+    model = open_model(args)
+    announce_weights(model, sys.stderr)
+    frames = dream.dream(model, photo, args.layer, args.filter, args.octaves, steps_per_octave=args.steps,
+                         step_size=args.strength, seed=args.seed)
+    what = f"{args.layer} {'whole layer' if args.filter is None else f'filter {args.filter}'}"
+    bar = ProgressBar(args.octaves * args.steps, f"dream {what}")
+    try:
+        for frame in frames:
+            if frame.step == 1:
+                first_objective = frame.objective
+            bar.update(frame.step)
+    finally:
+        bar.close()
+    print_notes([note for note in [dream.nothing_to_amplify(args.filter, first_objective)] if note])
+    save_png(out, Image.fromarray(frame.picture))
+    print(f"dream {what} | {args.octaves} octaves x {args.steps} steps, strength {args.strength:g} "
+          f"| {photo.shape[1]} x {photo.shape[0]} px | weights {model.weights} "
+          f"| {time.monotonic() - bar.start:.1f} s -> {out}")
+    return 0
+
+
 def run_examples(args: argparse.Namespace) -> int:
     """Find the photo crops that excite one filter most; save crops and heat maps, print a table."""
     examples.check_count(args.count)
@@ -565,6 +590,7 @@ def build_parser() -> argparse.ArgumentParser:
     group.add_argument("--ray", metavar="ADDRESS", help="render batches as Ray tasks: 'local' starts Ray on "
                        "this machine, else a cluster address (every node needs vizcore and the weights)")
     book.set_defaults(run=run_atlas)
+    add_dream_parser(commands, model_options)
     found = commands.add_parser("examples", parents=[model_options], help="the natural-photo crops that excite "
                                 "one filter most, with heat maps of where it fires")
     group = found.add_argument_group("examples")
@@ -578,6 +604,29 @@ def build_parser() -> argparse.ArgumentParser:
                        "(created if missing; files written atomically)")
     found.set_defaults(run=run_examples)
     return parser
+
+
+def add_dream_parser(commands: argparse._SubParsersAction, model_options: argparse.ArgumentParser) -> None:
+    """The `vizcore dream` subcommand."""
+    command = commands.add_parser("dream", parents=[model_options], help="DeepDream on a photo: amplify what a "
+                                "layer (or one filter) sees in it")
+    command.add_argument("photo", help=f"a JPEG or PNG file, or a bundled sample: "
+                       f"{', '.join(dream.SAMPLE_PREFIX + name for name in dream.SAMPLE_PHOTOS)}")
+    command.add_argument("--layer", required=True, help="conv layer name, e.g. block4_conv3 (see `vizcore layers`)")
+    command.add_argument("--filter", type=int, help="amplify only this filter (default: the whole layer)")
+    command.add_argument("--octaves", type=int, default=dream.DEFAULT_OCTAVES, help="scales to dream at, small to "
+                       f"full size, {dream.MIN_OCTAVES}-{dream.MAX_OCTAVES} (default {dream.DEFAULT_OCTAVES})")
+    command.add_argument("--steps", type=int, default=dream.DEFAULT_STEPS, help="steps per octave, "
+                       f"{dream.MIN_STEPS}-{dream.MAX_STEPS} (default {dream.DEFAULT_STEPS})")
+    command.add_argument("--strength", type=float, default=dream.DEFAULT_STEP_SIZE, help="step size in pixel "
+                       f"levels (0-255), above 0 and at most {dream.MAX_STEP_SIZE:g} "
+                       f"(default {dream.DEFAULT_STEP_SIZE:g})")
+    command.add_argument("--size", type=int, default=dream.DEFAULT_SIDE, help="the photo's longer side is shrunk "
+                       f"to this, {dream.MIN_SIDE}-{dream.MAX_SIDE} px (default {dream.DEFAULT_SIDE}; larger is "
+                       "slower)")
+    command.add_argument("--seed", type=int, default=0, help="random seed of the rolls (default 0)")
+    command.add_argument("--out", type=Path, required=True, help="output .png file (written atomically)")
+    command.set_defaults(run=run_dream)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
