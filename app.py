@@ -16,6 +16,7 @@ import vizcore
 from dashboard.animation import animation_section
 from dashboard.diversity import diversity_tab
 from dashboard.dream import dream_tab
+from dashboard.examples import photo_examples
 from dashboard.live import Panel, live_render, settings_changed_note, show_stopped, stopped_message
 from dashboard.objectives import objective_controls, objective_state
 from dashboard.shared import engine_or_stop, model_source, natural_reference, reported, ss, step_clock
@@ -182,6 +183,12 @@ def show_atlas_picture(panel: Panel, right, settings: Settings, atlas: Atlas, re
             st.markdown(quality_sentence([record["quality"]]))
         st.download_button("Download PNG", path.read_bytes(), file_name=png_name(settings), mime="image/png",
                            on_click="ignore", icon=":material/download:", help="Save this picture as a PNG file.")
+
+
+def single_filter_page(engine: vizcore.Engine, view: View, generate: bool) -> None:
+    """The Single filter tab: the picture (and any live render) first, then the photos that excite the filter."""
+    single_filter_tab(engine, view, generate)
+    photo_examples(engine, view.layer, view.filter)
 
 
 def single_filter_tab(engine: vizcore.Engine, view: View, generate: bool) -> None:
@@ -457,7 +464,7 @@ def main() -> None:
         st.warning(warning)
     # Only the open tab runs, so a hidden tab never starts work.
     pages = {  # what each tab shows, and what it was doing if it fails
-        "Single filter": (lambda: single_filter_tab(engine, view, generate), "showing the picture"),
+        "Single filter": (lambda: single_filter_page(engine, view, generate), "showing the picture"),
         "Compare learning rates": (lambda: compare_tab(engine, view), "comparing learning rates"),
         "Diversity": (lambda: diversity_tab(engine, view), "rendering different copies"),
         "Layer grid": (lambda: layer_grid_tab(engine, view), "showing the layer grid"),

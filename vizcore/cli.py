@@ -1,4 +1,4 @@
-"""The command line: ``vizcore layers``, ``render``, ``grid``, ``diversity``, ``atlas`` and ``dream``.
+"""The command line: ``vizcore layers``, ``render``, ``grid``, ``diversity``, ``atlas``, ``dream`` and ``examples``.
 
 A mistake in the input ends as one ``error: ...`` line on stderr and exit code 2, never a traceback;
 Ctrl-C ends as ``interrupted`` and exit code 130. Output files are written atomically, so an
@@ -13,6 +13,7 @@ import io
 import json
 import math
 import random
+import re
 import sys
 import tempfile
 import time
@@ -23,7 +24,7 @@ from typing import TextIO
 import numpy as np
 from PIL import Image, ImageDraw
 
-from vizcore import animation, atlas, dream, validate
+from vizcore import animation, atlas, dream, examples, validate
 from vizcore.atomic import write_bytes_atomic
 from vizcore.cache import RenderCache
 from vizcore.errors import InputError, VizError
@@ -437,6 +438,49 @@ def run_dream(args: argparse.Namespace) -> int:
     return 0
 
 
+def run_examples(args: argparse.Namespace) -> int:
+    """Find the photo crops that excite one filter most; save crops and heat maps, print a table."""
+    examples.check_count(args.count)
+    out = check_output_folder(args.out)
+    photos = examples.with_own_photos([examples.photo_file(path) for path in args.photos])  # before the model
+    model = open_model(args)
+    announce_weights(model, sys.stderr)
+    started = time.monotonic()
+    found = examples.top_examples(model, args.layer, args.filter, photos, args.count)
+    seconds = time.monotonic() - started
+    if found:
+        print(f"{'rank':>4}  {'photo':<24}{'activation':>11}  box (top, left, bottom, right)  files")
+    else:
+        print_notes([examples.SILENT_NOTE])
+    for rank, example in enumerate(found, 1):
+        stem = f"{rank:02d}-{safe_stem(example.photo)}"
+        save_png(out / f"{stem}-crop.png", Image.fromarray(example.crop))
+        save_png(out / f"{stem}-overlay.png", Image.fromarray(example.overlay))
+        print(f"{rank:>4}  {example.photo:<24}{example.activation:>11.4g}  {str(example.box.as_tuple()):<31} "
+              f"{stem}-crop.png, {stem}-overlay.png")
+    print(f"{args.layer} filter {args.filter} | weights {model.weights} | {len(found)} examples in {len(photos)} "
+          f"photos, {seconds:.1f} s -> {out}")
+    return 0
+
+
+def check_output_folder(path: Path) -> Path:
+    """The output folder: created if missing; it must not be a file and must be writable."""
+    if path.exists() and not path.is_dir():
+        raise InputError(f"The output {path} is a file: give a folder for the pictures.")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=path):
+            pass
+    except OSError as error:
+        raise InputError(f"Cannot write into the folder {path} ({error.strerror or error}).") from None
+    return path
+
+
+def safe_stem(name: str) -> str:
+    """A photo name as a safe part of a file name, e.g. 'my cat.jpg' -> 'my_cat'."""
+    return re.sub(r"[^A-Za-z0-9_-]+", "_", Path(name).stem).strip("_")[:40] or "photo"
+
+
 def finished_filters(book: atlas.Atlas, layers: Sequence[str]) -> int:
     """How many filters of these layers the atlas has finished."""
     return sum(done for done, _ in book.counts(layers).values())
@@ -547,6 +591,18 @@ def build_parser() -> argparse.ArgumentParser:
                        "this machine, else a cluster address (every node needs vizcore and the weights)")
     book.set_defaults(run=run_atlas)
     add_dream_parser(commands, model_options)
+    found = commands.add_parser("examples", parents=[model_options], help="the natural-photo crops that excite "
+                                "one filter most, with heat maps of where it fires")
+    group = found.add_argument_group("examples")
+    group.add_argument("--layer", required=True, help="conv layer name, e.g. block3_conv1 (see `vizcore layers`)")
+    group.add_argument("--filter", type=int, required=True, help="filter number")
+    group.add_argument("--photos", nargs="+", default=[], metavar="FILE", help="your own JPEG/PNG photos "
+                       f"(up to {examples.MAX_OWN_PHOTOS}), searched as well as the bundled sample photos")
+    group.add_argument("--count", type=int, default=examples.DEFAULT_COUNT, help="how many crops, at most "
+                       f"{examples.PER_PHOTO} per photo (default {examples.DEFAULT_COUNT}, up to {examples.MAX_COUNT})")
+    group.add_argument("--out", type=Path, required=True, help="folder for the crop and heat-map PNGs "
+                       "(created if missing; files written atomically)")
+    found.set_defaults(run=run_examples)
     return parser
 
 

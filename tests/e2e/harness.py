@@ -39,8 +39,10 @@ BROKEN_IMAGES = "images => images.filter(i => !(i.naturalWidth > 0)).map(i => i.
 ALL_LOADED = f"[...document.querySelectorAll('{SHOWN_IMAGES}')].every(i => i.complete && i.naturalWidth > 0)"
 SETTLE_MS = 10_000
 EXCEPTION = '[data-testid="stException"]'
-IMAGES = ('[role="tabpanel"]:not([hidden]) [data-testid="stImage"]:not([data-testid="stExpander"] *) img')
-# (pictures inside expanders, e.g. the animation, are not the tab's pictures)
+# the generated pictures of the visible tab: not those inside expanders (e.g. the animation) nor the photo
+# crops of the "Photos that excite this filter" section
+IMAGES = ('[role="tabpanel"]:not([hidden]) [data-testid="stImage"]:not([data-testid="stExpander"] *)'
+          ':not(.st-key-photo_examples *) img')
 ALERTS = '[data-testid="stAlert"]'
 CHARTS = '[data-testid="stVegaLiteChart"], [data-testid="stArrowVegaLiteChart"], [data-testid="stPlotlyChart"]'
 

@@ -1,0 +1,88 @@
+"""The Single filter tab's section "Photos that excite this filter": the top photo crops with their
+response, heat maps of where the filter fires, and an uploader for the visitor's own photos.
+
+Streamlit-only glue; the search is ``vizcore.examples`` (its map cache is shared by all visitors).
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import streamlit as st
+from streamlit.runtime.uploaded_file_manager import UploadedFile
+
+import vizcore
+from dashboard.shared import reported, ss
+from vizcore import examples
+from vizcore.examples import Example, Photo, PhotoSet
+
+SECTION_KEY = "photo_examples"  # also the CSS class st-key-photo_examples, which the browser tests use
+HEAT_COLUMNS = 3
+
+
+def photo_examples(engine: vizcore.Engine, layer: str, filter_index: int) -> None:
+    """The section for this filter; call it after any live render, so it never delays one."""
+    with st.container(key=SECTION_KEY):
+        st.subheader("Photos that excite this filter")
+        results = st.container()
+        uploads = st.file_uploader(
+            "Add your own photos", type=["png", "jpg", "jpeg"], accept_multiple_files=True, key="example_uploads",
+            help=f"Up to {examples.MAX_OWN_PHOTOS} JPEG or PNG photos from your computer. They are searched "
+                 "together with the sample photos, so you can see which part of your own pictures this filter "
+                 "reacts to.")
+        photos = photo_set(uploads or [])
+        with results, reported("looking for the photos that excite this filter"):
+            found = filter_examples(engine.model, layer, filter_index, photos)
+            draw_examples(found, layer, filter_index, len(photos))
+
+
+def photo_set(uploads: Sequence[UploadedFile]) -> PhotoSet:
+    """The sample photos plus the good uploads; each bad upload is reported in plain words."""
+    decoded = ss.setdefault("example_decoded", {})
+    for stale in set(decoded) - {upload.file_id for upload in uploads}:
+        del decoded[stale]
+    good: list[Photo] = []
+    for upload in uploads:
+        if upload.file_id not in decoded:
+            try:
+                decoded[upload.file_id] = examples.uploaded_photo(upload.getvalue(), upload.name)
+            except vizcore.VizError as error:
+                decoded[upload.file_id] = str(error)
+        photo = decoded[upload.file_id]
+        if isinstance(photo, Photo):
+            good.append(photo)
+        else:
+            st.error(f"{photo} It is left out; the other photos are used.")
+    if len(good) > examples.MAX_OWN_PHOTOS:
+        st.warning(f"Only your first {examples.MAX_OWN_PHOTOS} photos are used; remove some to use others.")
+    return examples.with_own_photos(good[:examples.MAX_OWN_PHOTOS])
+
+
+def filter_examples(model: vizcore.LoadedModel, layer: str, filter_index: int, photos: PhotoSet) -> list[Example]:
+    """The examples of this filter, kept in the session so a rerun does not redo them."""
+    key = (model.fingerprint, layer, filter_index, photos.identity)
+    kept = ss.get("example_results")
+    if kept is not None and kept[0] == key:
+        return kept[1]
+    with st.spinner("Looking through the photos (the first time for a layer takes a few seconds)…"):
+        found = examples.top_examples(model, layer, filter_index, photos)
+    ss["example_results"] = (key, found)
+    return found
+
+
+def draw_examples(found: Sequence[Example], layer: str, filter_index: int, photo_count: int) -> None:
+    """The crops in a row with their responses, then the heat maps in an expander."""
+    if not found:
+        st.info(f"{examples.SILENT_NOTE} ({layer}, filter {filter_index}, {photo_count} photos.)")
+        return
+    st.caption(f"The {len(found)} places in {photo_count} photos where {layer} filter {filter_index} responds "
+               f"most (at most {examples.PER_PHOTO} per photo). Each crop is the part of the photo the filter "
+               "sees; the number is how strongly it responds there.")
+    for column, example in zip(st.columns(len(found)), found):
+        column.image(example.crop, caption=f"{example.photo} · response {example.activation:.3g}", width="stretch")
+    with st.expander("Where in each photo the filter fires (heat maps)"):
+        st.caption("Bright yellow: the strongest response; orange and purple: weaker; dark: none. "
+                   "The box marks the crop shown above.")
+        for start in range(0, len(found), HEAT_COLUMNS):
+            for column, rank, example in zip(st.columns(HEAT_COLUMNS), range(start + 1, len(found) + 1),
+                                             found[start:]):
+                column.image(example.overlay, caption=f"{rank}. {example.photo}", width="stretch")

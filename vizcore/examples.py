@@ -1,0 +1,332 @@
+"""Dataset examples: the places in natural photos that excite a filter most, as crops and heat maps.
+
+Each photo goes through the network once per layer, and the maps of every filter of that layer are
+kept in memory (a cache bounded in bytes, shared by all users, per photo so a visitor's own photos
+add only their own work), so another filter of the same layer is found at once.
+"""
+from __future__ import annotations
+
+import functools
+import hashlib
+import math
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import keras
+import numpy as np
+import tensorflow as tf
+from matplotlib import colormaps
+from PIL import Image, ImageDraw
+
+from vizcore import validate
+from vizcore.errors import InputError
+from vizcore.metrics import NATURAL_PHOTOS, natural_photo
+from vizcore.models import LoadedModel
+from vizcore.photos import read_photo, read_photo_file
+
+WORK_SIDE = 384          # photos are searched with their longer side at this many pixels
+DEFAULT_COUNT = 6
+MAX_COUNT = 24
+PER_PHOTO = 2            # at most this many places of one photo
+DISPLAY_PX = 96          # smaller crops are enlarged (pixel for pixel) to at least this size
+MIN_APART_PX = 16        # two places of one photo are at least this far apart (and half a receptive field)
+MAX_OWN_PHOTOS = 8       # photos a visitor may add
+CACHE_BYTES = 640 * 2**20  # maps kept in memory: a block1 layer of the bundled photos is about 250 MB, of
+                           # the bundled and MAX_OWN_PHOTOS own photos at most 600 MB
+COLORMAP = "inferno"
+HEAT_ALPHA = 0.6         # opacity of the heat-map colours over the photo
+BOX_COLOUR = (0, 255, 255)
+BOX_WIDTH = 2
+SILENT_NOTE = "This filter does not respond to any of these photos."
+
+CacheKey = tuple[str, str, str]  # model fingerprint, layer, photo identity
+
+
+@dataclass(frozen=True, eq=False)
+class Photo:
+    """A named photo, uint8 RGB ``[h, w, 3]``; ``identity`` (a hash of name and pixels) keys the map cache."""
+
+    name: str
+    pixels: np.ndarray
+    identity: str = field(init=False)
+
+    def __post_init__(self) -> None:
+        pixels = np.array(self.pixels, np.uint8)  # a read-only copy, so the identity stays true
+        pixels.flags.writeable = False
+        digest = hashlib.sha256(f"{self.name}\0{pixels.shape}\0".encode())
+        digest.update(pixels.tobytes())
+        object.__setattr__(self, "pixels", pixels)
+        object.__setattr__(self, "identity", digest.hexdigest()[:16])
+
+
+class PhotoSet:
+    """The photos searched for examples, with an identity made of theirs."""
+
+    def __init__(self, photos: Sequence[Photo]):
+        if not photos:
+            raise InputError("There are no photos to search.")
+        self.photos = tuple(photos)
+        self.identity = hashlib.sha256(" ".join(photo.identity for photo in self.photos).encode()).hexdigest()[:16]
+
+    def __len__(self) -> int:
+        return len(self.photos)
+
+    def plus(self, extra: Sequence[Photo]) -> PhotoSet:
+        """This set with more photos added at the end."""
+        return PhotoSet(self.photos + tuple(extra)) if extra else self
+
+
+def fit_side(pixels: np.ndarray, side: int = WORK_SIDE) -> np.ndarray:
+    """The photo shrunk so its longer side is at most ``side`` (never enlarged)."""
+    image = Image.fromarray(pixels)
+    image.thumbnail((side, side), Image.Resampling.LANCZOS)
+    return np.asarray(image, dtype=np.uint8).copy()
+
+
+@functools.cache
+def bundled_photos() -> PhotoSet:
+    """scikit-image's sample photos (the natural-photo reference's), at the working size."""
+    return PhotoSet([Photo(name, fit_side(natural_photo(name))) for name in NATURAL_PHOTOS])
+
+
+def with_own_photos(own: Sequence[Photo]) -> PhotoSet:
+    """The bundled photos plus the user's own (at most MAX_OWN_PHOTOS)."""
+    if len(own) > MAX_OWN_PHOTOS:
+        raise InputError(f"At most {MAX_OWN_PHOTOS} photos of your own can be added (got {len(own)}).")
+    return bundled_photos().plus(own)
+
+
+def uploaded_photo(data: bytes, name: str) -> Photo:
+    """An uploaded JPEG/PNG, checked by ``read_photo`` (InputError in plain words if it is not usable)."""
+    return Photo(name, read_photo(data, name, max_side=WORK_SIDE))
+
+
+def photo_file(path: str | Path) -> Photo:
+    """A JPEG/PNG file on disk, checked by ``read_photo_file``."""
+    return Photo(Path(path).name, read_photo_file(path, max_side=WORK_SIDE))
+
+
+# ---------------------------------------------------------------- coordinates
+
+
+@dataclass(frozen=True)
+class Box:
+    """A rectangle of photo pixels: rows ``top`` to ``bottom - 1``, columns ``left`` to ``right - 1``."""
+
+    top: int
+    left: int
+    bottom: int
+    right: int
+
+    def contains(self, row: float, col: float) -> bool:
+        """True if the pixel (row, col) lies inside."""
+        return self.top <= row < self.bottom and self.left <= col < self.right
+
+    def as_tuple(self) -> tuple[int, int, int, int]:
+        """(top, left, bottom, right)."""
+        return self.top, self.left, self.bottom, self.right
+
+
+def centre_offset(model: keras.Model, name: str) -> float:
+    """Where output cell 0 of layer ``name`` is centred in the input (cell i: i * stride + offset).
+
+    Each conv or pooling layer moves it by (kernel - 1) / 2 - (padding before) input steps of the layer;
+    "same" padding of a stride-1 conv does not move it, a 2x2 pool moves it by half a step.
+    """
+    jump, offset = 1, 0.0
+    for layer in model.layers:
+        kernel = getattr(layer, "kernel_size", None) or getattr(layer, "pool_size", None)
+        if kernel is not None:
+            stride = layer.strides[0] if isinstance(layer.strides, (tuple, list)) else layer.strides
+            before = max(kernel[0] - stride, 0) // 2 if layer.padding == "same" else 0
+            offset += ((kernel[0] - 1) / 2 - before) * jump
+            jump *= stride
+        if layer.name == name:
+            return offset
+    raise InputError(f"Unknown layer '{name}'.")
+
+
+def receptive_box(cell: tuple[int, int], stride: int, offset: float, field_px: int,
+                  shape: tuple[int, int]) -> Box:
+    """The receptive field of map cell (row, col) in photo pixels, clipped to a photo of ``shape`` (h, w)."""
+    half = (field_px - 1) / 2
+    top, left = (math.floor(index * stride + offset - half + 0.5) for index in cell)
+    return Box(max(top, 0), max(left, 0), min(top + field_px, shape[0]), min(left + field_px, shape[1]))
+
+
+def strongest_cells(response: np.ndarray, count: int, radius: int) -> list[tuple[float, tuple[int, int]]]:
+    """Up to ``count`` positive peaks of a 2-D map, strongest first; each hides the cells within ``radius``."""
+    remaining = np.array(response, dtype=np.float32)
+    peaks = []
+    for _ in range(count if remaining.size else 0):  # a photo smaller than the layer's stride has no cells
+        row, col = np.unravel_index(int(np.argmax(remaining)), remaining.shape)
+        value = float(remaining[row, col])
+        if not value > 0:
+            break
+        peaks.append((value, (int(row), int(col))))
+        remaining[max(row - radius, 0):row + radius + 1, max(col - radius, 0):col + radius + 1] = -np.inf
+    return peaks
+
+
+def suppression_radius(field_px: int, stride: int) -> int:
+    """Map cells hidden around a peak, so two kept centres are at least half a receptive field and
+    MIN_APART_PX apart (tiny fields would otherwise give neighbouring, near-identical crops)."""
+    return max(1, math.ceil(max(field_px / 2, MIN_APART_PX) / stride))
+
+
+# ---------------------------------------------------------------- pictures
+
+
+def enlarged(crop: np.ndarray, size: int = DISPLAY_PX) -> np.ndarray:
+    """A crop smaller than ``size`` enlarged by a whole factor, pixel for pixel, so it can be seen."""
+    factor = math.ceil(size / max(crop.shape[:2]))
+    if factor <= 1:
+        return crop
+    return np.repeat(np.repeat(crop, factor, axis=0), factor, axis=1)
+
+
+def heat_map(response: np.ndarray, shape: tuple[int, int], stride: int, offset: float) -> np.ndarray:
+    """A filter's map stretched to photo pixels (float ``[h, w]``), each cell over the pixels it is centred on."""
+    rows, cols = response.shape
+    stretched = Image.fromarray(np.asarray(response, np.float32)).resize(
+        (cols * stride, rows * stride), Image.Resampling.BILINEAR)
+    stretched = np.asarray(stretched)
+    # bilinear stretching centres cell i on pixel i*stride + (stride-1)/2; the layer's own centre may differ
+    shift = round(offset - (stride - 1) / 2)
+    canvas = np.zeros(shape, np.float32)
+    top, left = max(shift, 0), max(shift, 0)
+    source = stretched[max(-shift, 0):, max(-shift, 0):][:shape[0] - top, :shape[1] - left]
+    canvas[top:top + source.shape[0], left:left + source.shape[1]] = source
+    return canvas
+
+
+def overlay(pixels: np.ndarray, heat: np.ndarray, peak: float, box: Box) -> np.ndarray:
+    """The photo under the heat map (dark: no response, bright yellow: ``peak``) with the box drawn.
+
+    The colour follows the square root of the response, so weaker places still show.
+    """
+    level = np.sqrt(np.clip(heat / peak, 0.0, 1.0)) if peak > 0 else np.zeros_like(heat)
+    colour = colormaps[COLORMAP](level)[..., :3] * 255.0
+    blended = (pixels.astype(np.float32) * (1 - HEAT_ALPHA) + colour * HEAT_ALPHA).round().astype(np.uint8)
+    picture = Image.fromarray(blended)
+    ImageDraw.Draw(picture).rectangle([box.left, box.top, box.right - 1, box.bottom - 1], outline=BOX_COLOUR,
+                                      width=BOX_WIDTH)
+    return np.asarray(picture)
+
+
+# ---------------------------------------------------------------- the search
+
+
+@dataclass(frozen=True)
+class Example:
+    """One place in a photo where a filter responds strongly."""
+
+    photo: str
+    activation: float               # the filter's (post-ReLU) response at the peak
+    cell: tuple[int, int]           # the peak in map cells (row, col)
+    centre: tuple[float, float]     # the receptive field's centre in photo pixels (row, col)
+    box: Box                        # the receptive field in photo pixels, clipped at the borders
+    crop: np.ndarray                # the box's pixels (enlarged if tiny), uint8
+    overlay: np.ndarray             # the whole photo with the heat map and the box, uint8
+
+
+class ExampleFinder:
+    """Finds examples; keeps every filter's maps of recently used (layer, photo) pairs in memory, least
+    recently used forgotten first. Thread-safe: one finder serves every visitor."""
+
+    def __init__(self, max_bytes: int = CACHE_BYTES):
+        self.max_bytes = max_bytes
+        self.computations = 0  # (layer, photo) pairs whose maps were computed, not found in memory
+        self._maps: OrderedDict[CacheKey, np.ndarray] = OrderedDict()
+        self._pending: dict[CacheKey, threading.Lock] = {}
+        self._features: dict[tuple[str, str], Callable[[tf.Tensor], tf.Tensor]] = {}
+        self._lock = threading.Lock()
+
+    def layer_maps(self, model: LoadedModel, layer: str, photos: PhotoSet) -> list[np.ndarray]:
+        """Per photo, the maps of every filter of ``layer``, float32 ``[filters, h, w]`` (each computed once)."""
+        return [self.photo_maps(model, layer, photo) for photo in photos.photos]
+
+    def photo_maps(self, model: LoadedModel, layer: str, photo: Photo) -> np.ndarray:
+        """The maps of every filter of ``layer`` for one photo, from memory or computed (then kept)."""
+        key = (model.fingerprint, layer, photo.identity)
+        with self._lock:
+            if key in self._maps:
+                self._maps.move_to_end(key)
+                return self._maps[key]
+            pending = self._pending.setdefault(key, threading.Lock())
+        with pending:  # another thread computing the same maps: wait for it instead of computing twice
+            with self._lock:
+                if key in self._maps:
+                    return self._maps[key]
+            output = self._feature_maps(model, layer)(tf.constant(photo.pixels[None], tf.float32)).numpy()
+            maps = np.ascontiguousarray(np.transpose(output, (2, 0, 1)))
+            with self._lock:
+                self.computations += 1
+                self._maps[key] = maps
+                self._pending.pop(key, None)
+                while len(self._maps) > 1 and sum(kept.nbytes for kept in self._maps.values()) > self.max_bytes:
+                    self._maps.popitem(last=False)
+            return maps
+
+    def _feature_maps(self, model: LoadedModel, layer: str) -> Callable[[tf.Tensor], tf.Tensor]:
+        """Compiled once per layer: one photo (0-255 RGB, any size) -> the layer's output ``[h, w, filters]``."""
+        key = (model.fingerprint, layer)
+        with self._lock:
+            if key not in self._features:
+                keras_model = model.keras_model
+                features = keras.Model(keras_model.inputs, keras_model.get_layer(layer).output)
+
+                @tf.function(input_signature=[tf.TensorSpec([1, None, None, 3], tf.float32)])
+                def maps(photo: tf.Tensor) -> tf.Tensor:
+                    return features(model.preprocess(photo))[0]
+
+                self._features[key] = maps
+            return self._features[key]
+
+    def top_examples(self, model: LoadedModel, layer: str, filter_index: int, photos: PhotoSet,
+                     count: int = DEFAULT_COUNT) -> list[Example]:
+        """The ``count`` places (at most PER_PHOTO per photo) where the filter responds most, strongest first.
+
+        Empty if the filter responds to none of the photos (see SILENT_NOTE).
+        """
+        info = model.layer(layer)
+        validate.check_filters(info, [filter_index])
+        check_count(count)
+        offset = centre_offset(model.keras_model, layer)
+        maps = self.layer_maps(model, layer, photos)
+        radius = suppression_radius(info.receptive_field, info.stride)
+        found = sorted(((value, index, cell) for index, photo_maps in enumerate(maps)
+                        for value, cell in strongest_cells(photo_maps[filter_index], PER_PHOTO, radius)),
+                       key=lambda candidate: -candidate[0])[:count]
+        if not found:
+            return []
+        peak = found[0][0]
+        examples = []
+        for value, index, cell in found:
+            photo = photos.photos[index]
+            shape = photo.pixels.shape[:2]
+            box = receptive_box(cell, info.stride, offset, info.receptive_field, shape)
+            heat = heat_map(maps[index][filter_index], shape, info.stride, offset)
+            examples.append(Example(
+                photo.name, value, cell, (cell[0] * info.stride + offset, cell[1] * info.stride + offset), box,
+                enlarged(photo.pixels[box.top:box.bottom, box.left:box.right]), overlay(photo.pixels, heat, peak, box)))
+        return examples
+
+
+def check_count(count: int) -> int:
+    """How many examples: a whole number from 1 to MAX_COUNT."""
+    if isinstance(count, bool) or int(count) != count or not 1 <= count <= MAX_COUNT:
+        raise InputError(f"The number of examples must be a whole number from 1 to {MAX_COUNT} (got {count}).")
+    return int(count)
+
+
+SHARED_FINDER = ExampleFinder()
+
+
+def top_examples(model: LoadedModel, layer: str, filter_index: int, photos: PhotoSet | None = None,
+                 count: int = DEFAULT_COUNT) -> list[Example]:
+    """``ExampleFinder.top_examples`` with the process-wide map cache; the bundled photos by default."""
+    return SHARED_FINDER.top_examples(model, layer, filter_index, photos or bundled_photos(), count)
