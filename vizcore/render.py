@@ -143,7 +143,8 @@ class Engine:
         checked_filters, rates = validate.pair_up(checked_filters, rates)
         return Settings(layer, tuple(checked_filters), recipe.name,
                         validate.check_steps(recipe.default_steps if steps is None else steps),
-                        validate.check_size(size), tuple(rates), validate.check_seed(seed), objective)
+                        validate.check_size(size, self.model.input_size), tuple(rates), validate.check_seed(seed),
+                        objective)
 
     def run(self, settings: Settings, preview_every: int = 10) -> Iterator[Frame]:
         """Optimise; yield a Frame after every step (with images every ``preview_every`` steps).
