@@ -291,7 +291,7 @@ def describe_model(model: keras.Model) -> ModelReport:
                          "shaped (batch, height, width, 3), channels last.")
     height, width = shape[1], shape[2]
     if height != width:
-        raise InputError(f"The model takes pictures of {shape_words(shape[1:3])} pixels; only square pictures "
+        raise InputError(f"The model takes pictures shaped {shape_words(shape)}; only square pictures "
                          "(or pictures of any size) are supported.")
     if height is not None and not validate.MIN_SIZE <= height <= validate.MAX_SIZE:
         raise InputError(f"The model takes pictures of {height} x {height} pixels; the explorer makes pictures "
@@ -319,11 +319,8 @@ def check_conv_layer(layer: keras.layers.Conv2D) -> None:
 
 
 def shape_words(shape: tuple) -> str:
-    """A shape in plain words, e.g. (batch, 28, 28, 1) or 224 x 160."""
-    words = ["any" if size is None else str(size) for size in shape]
-    if len(shape) == 2:
-        return " x ".join(words)
-    return "(" + ", ".join(["batch", *words[1:]]) + ")"
+    """A model input's shape in plain words, e.g. (batch, 28, 28, 1) or (batch, any, any, 3)."""
+    return "(" + ", ".join(["batch", *("any" if size is None else str(size) for size in shape[1:])]) + ")"
 
 
 def inspect_here(path: str | os.PathLike) -> ModelReport:
