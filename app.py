@@ -16,13 +16,13 @@ import streamlit as st
 
 import vizcore
 from dashboard.shared import LOG, engine_or_stop, model_source, natural_reference, reported, ss, step_clock
+from dashboard.uploads import own_model_panel
 from vizcore.atlas import Atlas, AtlasParameters, atlas_root, find_atlas
 from vizcore.methods import METHODS
 from vizcore.render import Settings
 from vizcore.view import (
     COMPARE_MAX,
     MAX_ITERATIONS,
-    SIZES,
     RunRecord,
     View,
     compare_defaults,
@@ -31,6 +31,7 @@ from vizcore.view import (
     lr_choices,
     lr_decimals,
     lr_step,
+    picture_sizes,
     png_bytes,
     png_name,
     preview_every,
@@ -83,6 +84,8 @@ def sidebar(model: vizcore.LoadedModel) -> tuple[View, bool]:
     bar = st.sidebar
     bar.header("Settings")
     counts = {info.name: info.filters for info in model.layers}
+    if ss.get("layer") not in counts:  # another model was chosen: start at its first layer
+        ss["layer"] = model.layers[0].name
     layer = bar.selectbox(
         "Layer", list(counts), key="layer", format_func=lambda name: f"{name} ({counts[name]} filters)",
         help="Where in the network to look. block1 layers react to edges and colours; each later block "
@@ -112,8 +115,11 @@ def sidebar(model: vizcore.LoadedModel) -> tuple[View, bool]:
         "Learning rate", lo, hi, step=lr_step(recipe), key=lr_key, format=f"%.{lr_decimals(recipe)}f",
         help=f"How big each improvement step is. Too small: the picture barely changes; too large: it becomes "
              f"noisy or unstable. The {recipe.title} method works well around {recipe.default_lr:g}.")
+    sizes = picture_sizes(model)
+    if ss.get("size") not in sizes:  # a model that takes one size only, or back from one
+        ss["size"] = min(sizes, key=lambda size: abs(size - ss.get("size", sizes[0])))
     size = bar.selectbox(
-        "Image size", SIZES, key="size",
+        "Image size", sizes, key="size",
         help="Width and height of the picture, in pixels. Smaller pictures are made faster; deep layers "
              "show more of their patterns in larger pictures.")
     generate = bar.button("Generate", key="generate", type="primary", width="stretch", on_click=show_tab,
@@ -528,6 +534,7 @@ def main() -> None:
     warnings = restore_view(engine.model.layers)
     mark_interrupted_runs()
     view, generate = sidebar(engine.model)
+    own_model_panel(engine.model)
     share_view(view)
     st.title("Filter Explorer")
     st.caption("What does each filter of an image-recognition network look for? Pick a layer and a filter, "
