@@ -7,6 +7,7 @@ import streamlit as st
 import vizcore
 from dashboard.shared import UPLOAD_SOURCE, load_uploaded_engine, reported, ss
 from vizcore import uploads
+from vizcore.model_file import MAX_MODEL_BYTES
 from vizcore.models import PREPROCESSING
 
 RUN_RECORDS = ("single", "compare", "grid")  # pictures of the previous model are not shown with the new one
@@ -29,7 +30,7 @@ def own_model_panel(model: vizcore.LoadedModel) -> None:
         file = st.file_uploader(
             "Keras model file", type=["keras"], key="model_upload",
             help=f"A Keras 3 model saved with model.save('name.keras'), at most "
-                 f"{uploads.MAX_MODEL_BYTES // (1024 * 1024)} MB. It is checked in a separate process first. "
+                 f"{MAX_MODEL_BYTES // (1024 * 1024)} MB. It is checked in a separate process first. "
                  "Only Keras's built-in layers are accepted: no Lambda layers, no custom layers, no .h5 files.")
         preprocessing = st.selectbox("Preprocessing", list(PREPROCESSING), key="model_preprocessing",
                                      help=PREPROCESSING_HELP)

@@ -1,28 +1,13 @@
 """The dashboard's "Use your own model" with Streamlit's AppTest: real uploads, a real child-process inspection,
-and every tab on the uploaded model (tiny, so each render takes a moment)."""
+and every tab on the uploaded model (tiny, so each render takes a moment). Set-up and helpers come from test_app."""
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
 from model_files import pickle_renamed, save_tiny
 from streamlit.testing.v1 import AppTest
-
-from vizcore.view import NaturalReference
-
-APP = Path(__file__).resolve().parents[1] / "app.py"
-TIMEOUT = 240  # the first run loads VGG16; "Use this model" starts a child process with TensorFlow
-
-
-@pytest.fixture(scope="module", autouse=True)
-def offline_model(tmp_path_factory):
-    """The offline VGG16, a private cache, and no minute-long natural-photo reference in the background."""
-    os.environ["VIZCORE_MODEL"] = "hed-vgg16"
-    os.environ.setdefault("VIZCORE_CACHE", str(tmp_path_factory.mktemp("vizcore-cache")))
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(NaturalReference, "prepare", lambda self: None)
-        yield
+from test_app import button, offline_model, start  # noqa: F401  (offline_model: the same offline setup)
 
 
 @pytest.fixture(scope="module")
@@ -30,24 +15,11 @@ def folder(tmp_path_factory) -> Path:
     return tmp_path_factory.mktemp("model-files")
 
 
-def button(at: AppTest, label: str):
-    matches = [b for b in at.button if b.label == label]
-    assert len(matches) == 1, f"expected one button {label!r}, found {[b.label for b in at.button]}"
-    return matches[0]
-
-
 def upload(at: AppTest, path: Path, preprocessing: str = "none") -> AppTest:
     """Upload a file in the sidebar, choose the preprocessing and press "Use this model"."""
     at.file_uploader(key="model_upload").set_value((path.name, path.read_bytes(), "application/octet-stream")).run()
     at.selectbox(key="model_preprocessing").set_value(preprocessing).run()
     button(at, "Use this model").click().run()
-    assert not at.exception
-    return at
-
-
-def start() -> AppTest:
-    at = AppTest.from_file(str(APP), default_timeout=TIMEOUT)
-    at.run()
     assert not at.exception
     return at
 

@@ -17,7 +17,7 @@ import tensorflow as tf
 from model_files import edited_copy, layer_config, pickle_renamed, save_tiny, tiny_keras_model
 from PIL import Image
 
-from vizcore import cli, uploads
+from vizcore import cli, metrics, model_file, uploads
 from vizcore.errors import InputError
 from vizcore.models import PREPROCESSING, LoadedModel, caffe_preprocess, conv_catalog, get_preprocessing
 from vizcore.render import Engine
@@ -61,7 +61,7 @@ def test_the_child_lists_the_tiny_models_conv_layers(tiny_file):
 
 
 def test_the_loaded_model_names_the_file_and_its_hash(loaded, tiny_file):
-    digest = uploads.file_sha256(tiny_file)
+    digest = model_file.file_sha256(tiny_file)
     assert loaded.weights == "uploaded"
     assert "tiny.keras" in loaded.weights_description and digest[:12] in loaded.weights_description
     assert loaded.fingerprint == f"{digest[:16]}-none"
@@ -100,15 +100,19 @@ def test_preprocessing_conventions():
         get_preprocessing("imagenet")
 
 
-def test_a_fixed_size_model_allows_only_its_size():
+def test_a_fixed_size_model_allows_only_its_size_and_gets_a_quality_score(tmp_path, monkeypatch):
+    monkeypatch.setenv("VIZCORE_CACHE", str(tmp_path))
     report = uploads.describe_model(tiny_keras_model(48))
     assert report.input_size == 48
     model = tiny_keras_model(48)
-    engine = Engine(LoadedModel(model, "tiny", "uploaded", "tiny", "x", PREPROCESSING["none"].apply,
+    engine = Engine(LoadedModel(model, "tiny", "uploaded", "tiny", "fixed48", PREPROCESSING["none"].apply,
                                 layers=conv_catalog(model), input_size=report.input_size))
-    assert engine.settings("conv_a", [0], size=48).size == 48
+    settings = engine.settings("conv_a", [0, 1, 2, 3], size=48, steps=3)
     with pytest.raises(InputError, match="only takes pictures of 48 x 48 pixels"):
         engine.settings("conv_a", [0], size=64)
+    result = engine.render(settings)
+    scores = metrics.quality_scores(engine.model, "conv_a", list(settings.filters), list(result.images))
+    assert any(score is not None and score > 0 for score in scores)  # natural crops were resized to 48 px
 
 
 # ---------------------------------------------------------------- refused files
@@ -162,7 +166,7 @@ def test_a_zip_bomb_is_refused_before_unpacking(folder):
         archive.writestr("config.json", "{}")
         with archive.open("model.weights.h5", "w", force_zip64=True) as member:
             zeros = bytes(1 << 20)
-            for _ in range(uploads.MAX_UNPACKED_BYTES // len(zeros) + 1):
+            for _ in range(model_file.MAX_UNPACKED_BYTES // len(zeros) + 1):
                 member.write(zeros)
     assert path.stat().st_size < 5_000_000
     refused(path, "zip bomb")
@@ -171,7 +175,7 @@ def test_a_zip_bomb_is_refused_before_unpacking(folder):
 def test_too_many_members_and_unsafe_paths_are_refused(folder):
     many = folder / "many.keras"
     with zipfile.ZipFile(many, "w") as archive:
-        for i in range(uploads.MAX_MEMBERS + 1):
+        for i in range(model_file.MAX_MEMBERS + 1):
             archive.writestr(f"part{i}", "")
     refused(many, "holds 65 files")
     escaping = folder / "escaping.keras"
@@ -184,7 +188,7 @@ def test_too_many_members_and_unsafe_paths_are_refused(folder):
 def test_a_file_over_the_size_limit_is_refused_before_reading(folder):
     path = folder / "huge.keras"
     with open(path, "wb") as stream:  # sparse: no disk space used
-        stream.truncate(uploads.MAX_MODEL_BYTES + 1)
+        stream.truncate(model_file.MAX_MODEL_BYTES + 1)
     refused(path, "model files can be at most 200 MB")
 
 
@@ -308,7 +312,7 @@ def test_uploads_are_stored_by_hash_atomically(tmp_path, monkeypatch, tiny_file)
     monkeypatch.setenv("VIZCORE_CACHE", str(tmp_path))
     data = tiny_file.read_bytes()
     path = uploads.store_upload(data, "my model.keras")
-    assert path == tmp_path / "uploads" / f"{uploads.file_sha256(tiny_file)}.keras"
+    assert path == tmp_path / "uploads" / f"{model_file.file_sha256(tiny_file)}.keras"
     assert path.read_bytes() == data
     assert uploads.store_upload(data, "again.keras") == path
     assert [p.name for p in path.parent.iterdir()] == [path.name]  # no temporary files left
