@@ -31,7 +31,16 @@ def upload(tab: DashboardTab, path: Path) -> None:
 
 def layer_options(tab: DashboardTab) -> list[str]:
     """The Layer list's options as shown (opened, read, closed again)."""
-    tab.page.get_by_label("Layer", exact=True).click()
+    expect(tab.page.get_by_label("Layer", exact=True)).to_be_enabled()
+    for attempt in range(3):  # a click while the page is being redrawn may not open the list
+        tab.page.get_by_label("Layer", exact=True).click()
+        try:
+            expect(tab.page.get_by_role("option").first).to_be_visible(timeout=5000)
+            break
+        except AssertionError:
+            if attempt == 2:
+                raise
+            tab.page.keyboard.press("Escape")
     options = [text.strip() for text in tab.page.get_by_role("option").all_inner_texts()]
     tab.page.keyboard.press("Escape")
     return options
@@ -43,6 +52,7 @@ def test_an_uploaded_model_lists_its_conv_layers_and_renders(tab: DashboardTab, 
     upload(tab, tiny)
 
     expect(tab.page.get_by_text("Now showing tiny.keras: 2 conv layers")).to_be_visible(timeout=CHILD_TIMEOUT_MS)
+    expect(tab.page.get_by_label("Layer", exact=True)).to_have_value("conv_a (4 filters)")
     assert layer_options(tab) == ["conv_a (4 filters)", "conv_b (6 filters)"]
     expect(tab.page.get_by_text("Your model tiny.keras")).to_be_visible()
     tab.choose("Layer", re.compile(r"^conv_b"))
