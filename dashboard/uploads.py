@@ -32,26 +32,27 @@ def own_model_panel(model: vizcore.LoadedModel) -> None:
             help=f"A Keras 3 model saved with model.save('name.keras'), at most "
                  f"{MAX_MODEL_BYTES // (1024 * 1024)} MB. It is checked in a separate process first. "
                  "Only Keras's built-in layers are accepted: no Lambda layers, no custom layers, no .h5 files.")
-        preprocessing = st.selectbox("Preprocessing", list(PREPROCESSING), key="model_preprocessing",
-                                     help=PREPROCESSING_HELP)
-        clicked = st.button("Use this model", disabled=file is None, width="stretch",
-                            help="Check the file, then show its conv layers in every tab instead of VGG16's.")
-        if clicked and file is not None:
-            with reported("checking your model"):
-                use_upload(file.getvalue(), file.name, preprocessing)
+        st.selectbox("Preprocessing", list(PREPROCESSING), key="model_preprocessing", help=PREPROCESSING_HELP)
+        st.button("Use this model", disabled=file is None, width="stretch", on_click=use_chosen_file,
+                  help="Check the file, then show its conv layers in every tab instead of VGG16's.")
 
 
-def use_upload(data: bytes, name: str, preprocessing: str) -> None:
-    """Store, inspect (in a child process) and load the file; then rerun the page with it."""
-    path = uploads.store_upload(data, name)
-    with st.spinner("Checking the model file in a separate process (this takes a few seconds)…"):
-        report = uploads.inspect_file(path)
-    load_uploaded_engine(path.stem, preprocessing, name)
-    ss["model_source"] = f"{UPLOAD_SOURCE}:{path.stem}:{preprocessing}"
-    ss["model_file_name"] = name
-    ss["model_notice"] = f"Now showing {name}: {report.summary()}."
-    forget_runs()
-    st.rerun()
+def use_chosen_file() -> None:
+    """Before the page is drawn: store, inspect (in a child process) and load the chosen file, so the
+    whole page is then drawn with it (a plain message instead if the file is refused)."""
+    file = ss.get("model_upload")
+    if file is None:
+        return
+    with reported("checking your model"):
+        path = uploads.store_upload(file.getvalue(), file.name)
+        with st.spinner("Checking the model file in a separate process (this takes a few seconds)…"):
+            report = uploads.inspect_file(path, file.name)
+        preprocessing = ss.get("model_preprocessing", "none")
+        load_uploaded_engine(path.stem, preprocessing, file.name)
+        ss["model_source"] = f"{UPLOAD_SOURCE}:{path.stem}:{preprocessing}"
+        ss["model_file_name"] = file.name
+        ss["model_notice"] = f"Now showing {file.name}: {report.summary()}."
+        forget_runs()
 
 
 def back_to_vgg16() -> None:

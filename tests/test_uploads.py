@@ -284,8 +284,8 @@ def test_a_file_that_changes_keras_settings_is_refused_and_they_are_restored():
 
 def test_the_childs_refusal_reaches_the_caller(folder):
     path = pickle_renamed(folder / "child-pickle.keras")
-    with pytest.raises(InputError, match="pickle"):
-        uploads.inspect_file(path)
+    with pytest.raises(InputError, match="^my model.keras is a pickle"):
+        uploads.inspect_file(path, display_name="my model.keras")
 
 
 def test_a_shape_bomb_ends_in_a_plain_message_and_the_caller_survives(folder, tiny_file):

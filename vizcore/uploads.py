@@ -215,15 +215,23 @@ _inspected: dict[str, ModelReport] = {}
 _inspected_lock = threading.Lock()
 
 
-def inspect_file(path: str | os.PathLike) -> ModelReport:
-    """Check a model file in a child process (once per content: verdicts are remembered by SHA-256)."""
+def inspect_file(path: str | os.PathLike, display_name: str | None = None) -> ModelReport:
+    """Check a model file in a child process (once per content: verdicts are remembered by SHA-256).
+
+    Messages name the file ``display_name`` (e.g. an upload's own name rather than its stored name).
+    """
     path = check_file(path)
     digest = file_sha256(path)
     with _inspected_lock:
         known = _inspected.get(digest)
     if known is not None:
         return known
-    report = run_inspector(path)
+    try:
+        report = run_inspector(path)
+    except InputError as error:
+        if not display_name:
+            raise
+        raise InputError(str(error).replace(path.name, display_name)) from None
     with _inspected_lock:
         _inspected[digest] = report
     return report
@@ -240,7 +248,7 @@ def load_model_file(path: str | os.PathLike, preprocessing: str = "none",
     """
     recipe = get_preprocessing(preprocessing)
     path = check_file(path)
-    inspect_file(path)
+    inspect_file(path, display_name)
     digest = file_sha256(path)
     keras_model = safe_load(path)
     report = describe_model(keras_model)

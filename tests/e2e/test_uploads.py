@@ -31,16 +31,11 @@ def upload(tab: DashboardTab, path: Path) -> None:
 
 def layer_options(tab: DashboardTab) -> list[str]:
     """The Layer list's options as shown (opened, read, closed again)."""
-    expect(tab.page.get_by_label("Layer", exact=True)).to_be_enabled()
-    for attempt in range(3):  # a click while the page is being redrawn may not open the list
-        tab.page.get_by_label("Layer", exact=True).click()
-        try:
-            expect(tab.page.get_by_role("option").first).to_be_visible(timeout=5000)
-            break
-        except AssertionError:
-            if attempt == 2:
-                raise
-            tab.page.keyboard.press("Escape")
+    box = tab.page.get_by_label("Layer", exact=True)
+    box.scroll_into_view_if_needed()  # clicking "Use this model" scrolled the sidebar; a scroll closes the list
+    tab.page.wait_for_timeout(300)
+    box.click()
+    expect(tab.page.get_by_role("option").first).to_be_visible()
     options = [text.strip() for text in tab.page.get_by_role("option").all_inner_texts()]
     tab.page.keyboard.press("Escape")
     return options
@@ -75,7 +70,8 @@ def test_a_pickle_renamed_keras_gets_a_plain_message(tab: DashboardTab, tmp_path
     tab.open("?layer=block1_conv1&filter=2&method=robust&steps=40&size=64")
     upload(tab, pickle_renamed(tmp_path / "weights.keras"))
 
-    expect(tab.page.locator(ALERTS).filter(has_text="pickle")).to_be_visible(timeout=CHILD_TIMEOUT_MS)
+    expect(tab.page.locator(ALERTS).filter(has_text="weights.keras is a pickle")).to_be_visible(
+        timeout=CHILD_TIMEOUT_MS)
     expect(tab.page.get_by_label("Layer", exact=True)).to_have_value(re.compile(r"^block1_conv1"))
     tab.assert_clean()
 
