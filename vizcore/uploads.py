@@ -185,7 +185,8 @@ def run_inspector(path: Path, timeout_s: float = INSPECT_TIMEOUT_S,
                   memory_bytes: int = INSPECT_MEMORY_BYTES) -> ModelReport:
     """Inspect the file in a child process with a time and memory limit; its stdout is one JSON verdict."""
     command = [sys.executable, "-m", "vizcore.inspect_model", str(path.resolve())]
-    # preexec_fn is a single C call, so it cannot deadlock on a lock another thread held at fork time
+    # preexec_fn only calls setrlimit (C code, no Python-level locks), so a busy multi-threaded server cannot
+    # deadlock the child between fork and exec
     limit = functools.partial(resource.setrlimit, resource.RLIMIT_AS, (memory_bytes, memory_bytes))
     with tempfile.TemporaryDirectory(prefix="vizcore-inspect-") as work:
         try:
