@@ -7,15 +7,18 @@ from __future__ import annotations
 
 import math
 import random
-import time
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 import pandas as pd
 import streamlit as st
 
 import vizcore
-from dashboard.shared import LOG, engine_or_stop, model_source, natural_reference, reported, ss, step_clock
+from dashboard.animation import animation_section
+from dashboard.diversity import diversity_tab
+from dashboard.dream import dream_tab
+from dashboard.live import Panel, live_render, settings_changed_note, show_stopped, stopped_message
+from dashboard.objectives import objective_controls, objective_state
+from dashboard.shared import engine_or_stop, model_source, natural_reference, reported, ss, step_clock
 from dashboard.uploads import own_model_panel
 from vizcore.atlas import Atlas, AtlasParameters, atlas_root, find_atlas
 from vizcore.methods import METHODS
@@ -23,29 +26,23 @@ from vizcore.render import Settings
 from vizcore.view import (
     COMPARE_MAX,
     MAX_ITERATIONS,
+    QUALITY_CAP,
     RunRecord,
     View,
     compare_defaults,
-    loss_chart_spec,
-    loss_columns,
     lr_choices,
     lr_decimals,
     lr_step,
     picture_sizes,
     png_bytes,
     png_name,
-    preview_every,
-    timed,
+    quality_sentence,
     view_from_query,
 )
 
-TABS = ("Single filter", "Compare learning rates", "Layer grid", "About")
+TABS = ("Single filter", "Compare learning rates", "Diversity", "Layer grid", "DeepDream", "About")
 GRID_PAGE = 16
 GRID_COLUMNS = 4
-REDRAW_SECONDS = 0.3   # the live view (progress, curve) is redrawn at least this often...
-MIN_REDRAW_SECONDS = 0.1  # ...and new pictures are shown at once, but never more often than this
-CHART_HEIGHT = 280
-RESPONSE_AXIS = "Filter response"
 ATLAS_SORTS = {"Filter number": "filter", "Quality score": "quality", "Activation": "activation"}
 
 
@@ -58,6 +55,7 @@ def restore_view(layers: Sequence[vizcore.LayerInfo]) -> list[str]:
     view, warnings = view_from_query(st.query_params.to_dict(), layers)
     ss.update(layer=view.layer, filter=view.filter, method=view.method, steps=view.steps, size=view.size)
     ss[f"lr_{view.method}"] = view.lr
+    ss.update(objective_state(view))
     ss["view_restored"] = True
     return warnings
 
@@ -99,6 +97,7 @@ def sidebar(model: vizcore.LoadedModel) -> tuple[View, bool]:
              "Each filter looks for one kind of pattern.")
     bar.button("Random filter", on_click=random_filter, args=(counts,),
                help="Pick a filter of this layer at random.")
+    objective, blend, mix = objective_controls(bar, count, int(index))
     method = bar.selectbox(
         "Method", list(METHODS), key="method", format_func=lambda name: METHODS[name].title,
         help="How the picture is made. Robust: smooth, natural-looking pictures (recommended). "
@@ -130,136 +129,22 @@ def sidebar(model: vizcore.LoadedModel) -> tuple[View, bool]:
     bar.caption(f"**Model weights:** {model.weights_description}")
     if model.notice:
         bar.info(model.notice)
-    return View(layer, int(index), method, int(steps), round(float(lr), lr_decimals(recipe)), int(size)), generate
-
-
-def settings_for(engine: vizcore.Engine, view: View, filters: Sequence[int] | None = None,
-                 rates: Sequence[float] | None = None) -> Settings:
-    """Engine settings for the view (or for other filters / learning rates of the same view)."""
-    return engine.settings(view.layer, list(filters) if filters is not None else [view.filter], view.method,
-                           view.steps, view.size, list(rates) if rates else [view.lr])
+    return View(layer, int(index), method, int(steps), round(float(lr), lr_decimals(recipe)), int(size), objective,
+                blend, mix), generate
 
 
 # ---------------------------------------------------------------- live rendering
 
-@dataclass
-class Panel:
-    """Where one render is drawn: Stop button, progress bar, pictures and (optionally) the loss curve."""
-
-    stop: st.delta_generator.DeltaGenerator
-    progress: st.delta_generator.DeltaGenerator
-    pictures: st.delta_generator.DeltaGenerator
-    chart: st.delta_generator.DeltaGenerator | None
-    per_row: int = 1
-    title: str = ""
-
-    def draw_pictures(self, images: Sequence, captions: Sequence[str]) -> None:
-        if len(images) == 1 and self.per_row == 1:
-            self.pictures.image(images[0], caption=captions[0], width="stretch")
-            return
-        with self.pictures.container():
-            for start in range(0, len(images), self.per_row):
-                columns = st.columns(self.per_row)
-                for column, image, caption in zip(columns, images[start:], captions[start:]):
-                    column.image(image, caption=caption, width="stretch")
-
-    def draw_chart(self, losses, labels: Sequence[str], steps: int) -> None:
-        if self.chart is None or losses is None or len(losses) == 0:
-            return
-        self.chart.vega_lite_chart(pd.DataFrame(loss_columns(losses, labels)),
-                                   loss_chart_spec(labels, RESPONSE_AXIS, self.title, steps), height=CHART_HEIGHT)
-
-    def clear_controls(self) -> None:
-        self.stop.empty()
-        self.progress.empty()
-
-
-def request_stop(record_key: str) -> None:
-    record = ss.get(record_key)
-    if isinstance(record, RunRecord):
-        record.interrupted("You pressed Stop.")
-
-
 def mark_interrupted_runs() -> None:
     """A run still marked running at the start of a script run was cut short by a rerun (a widget change)."""
-    for key in ("single", "compare", "grid"):
+    for key in ("single", "compare", "grid", "diversity"):
         record = ss.get(key)
         if isinstance(record, RunRecord):
             record.interrupted("It stopped because a setting was changed (or another tab was opened) "
                                "while it was running.")
 
 
-def live_render(engine: vizcore.Engine, settings: Settings, panel: Panel, record_key: str,
-                labels: Sequence[str]) -> RunRecord:
-    """Optimise, redrawing the pictures, loss curve and progress every few steps; the record lives in
-    session_state so a Stop or rerun keeps the picture as far as it got."""
-    clock = step_clock()
-    every = preview_every(clock.estimate(settings, engine.model.layers), settings.steps)
-    record = RunRecord(settings)
-    ss[record_key] = record
-    panel.stop.button("Stop", key=f"stop_{record_key}", on_click=request_stop, args=(record_key,),
-                      help="Stop now and keep the picture as it is.")
-    bar = panel.progress.progress(0.0, text="Preparing the network for this layer…")
-    durations: list[float] = []
-    started = last_draw = time.perf_counter()
-    pending_pictures = False
-    frames = 0
-    try:
-        # Every draw below is a Streamlit call, which is where a Stop or a widget change takes effect.
-        for frame, seconds in timed(engine.run(settings, preview_every=every)):
-            pending_pictures |= record.update(frame)
-            frames += 1
-            if frame.step > 1:  # the first step also compiles; it says little about the speed
-                durations.append(seconds)
-            if record.status == "done":
-                record.from_cache = frames == 1 and settings.steps > 1  # the engine's disk cache had it
-                break
-            now = time.perf_counter()
-            since = now - last_draw
-            if frame.step == 1 or since >= REDRAW_SECONDS or (pending_pictures and since >= MIN_REDRAW_SECONDS):
-                bar.progress(frame.step / frame.total,
-                             text=f"Iteration {frame.step} of {frame.total} · {now - started:.1f} s")
-                panel.draw_chart(record.losses, labels, settings.steps)
-                if pending_pictures:
-                    panel.draw_pictures(record.images, [f"Iteration {frame.step} of {frame.total}"] * len(labels))
-                    pending_pictures = False
-                last_draw = now
-    except Exception:
-        record.interrupted("It stopped because of an error.")
-        raise
-    finally:  # no Streamlit calls here: this also runs while a rerun unwinds the loop
-        clock.record(settings, engine.model.layers, durations)
-        LOG.info("%s %s filters %s: %s at iteration %d of %d after %.1f s (%.0f ms per step)", record_key,
-                 settings.layer, ",".join(map(str, settings.filters)), record.status, record.step, settings.steps,
-                 time.perf_counter() - started, 1000 * sum(durations) / max(len(durations), 1))
-    panel.clear_controls()
-    return record
-
-
-def stopped_message(record: RunRecord) -> None:
-    st.warning(f"{record.stop_reason} The picture shows how far it got: iteration {record.step} of "
-               f"{record.total}. Press the button again to start over.")
-
-
-def settings_changed_note(record: RunRecord, settings: Settings | None) -> None:
-    if settings is not None and record.settings != settings:
-        st.caption("These pictures were made with other settings than the sidebar shows now; "
-                   "press the button to render the current settings.")
-
-
 # ---------------------------------------------------------------- tabs
-
-def quality_sentence(scores: list[float | None] | None) -> str:
-    """One plain sentence about the "x strongest natural photo" number (or why there is none yet)."""
-    if scores is None:
-        return ("The comparison with ordinary photos is being prepared in the background (about a minute, once "
-                "per model); its number appears here when the page next refreshes.")
-    if scores[0] is None:
-        return ("This filter never responds to the ordinary photos used for comparison, so there is no "
-                "comparison number for it.")
-    return (f"**{scores[0]:.1f}× the strongest natural photo**: this picture makes the filter respond "
-            f"{scores[0]:.1f} times as strongly as the ordinary photos that excite it most (their top 1 %).")
-
 
 def qualities(record: RunRecord) -> list[float | None] | None:
     """The record's "x strongest natural photo" scores, computed once; None while they cannot be computed."""
@@ -279,13 +164,39 @@ def single_record(engine: vizcore.Engine, settings: Settings | None) -> RunRecor
     return record
 
 
+def atlas_picture(engine: vizcore.Engine, view: View) -> tuple[Atlas, dict] | None:
+    """The atlas and record of the sidebar's filter, when it was opened from the atlas (and still chosen)."""
+    if ss.get("atlas_opened") != (view.layer, view.filter):
+        return None
+    atlas = view_atlas(engine, view)
+    record = None if atlas is None else atlas.records[view.layer].get(view.filter)
+    return None if record is None else (atlas, record)
+
+
+def show_atlas_picture(panel: Panel, right, settings: Settings, atlas: Atlas, record: dict) -> None:
+    """The atlas's finished picture of the filter, with its numbers and a download button."""
+    index = settings.filters[0]
+    path = atlas.png(settings.layer, index)
+    panel.pictures.image(str(path), width="stretch", caption=(
+        f"{settings.layer} filter {index} · {METHODS[settings.method].title} · {settings.steps} iterations · "
+        f"learning rate {settings.learning_rates[0]:g} · {settings.size} px · seed {atlas.parameters.seed} · "
+        "from the atlas"))
+    with right:
+        st.caption(f"From the precomputed atlas: the filter's response to this picture is {record['activation']:.4g}. "
+                   "The loss curve is not kept in the atlas; press **Generate** to watch the picture form.")
+        if record["quality"] is not None:  # None: not measured, or photos never excite the filter
+            st.markdown(quality_sentence([record["quality"]]))
+        st.download_button("Download PNG", path.read_bytes(), file_name=png_name(settings), mime="image/png",
+                           on_click="ignore", icon=":material/download:", help="Save this picture as a PNG file.")
+
+
 def single_filter_tab(engine: vizcore.Engine, view: View, generate: bool) -> None:
     note = ss.pop("opened_note", None)
     if note:
         st.success(note)
     settings = None
     with reported("checking the settings"):
-        settings = settings_for(engine, view)
+        settings = view.settings(engine)
     stop, progress = st.empty(), st.empty()
     left, right = st.columns(2, gap="large")
     panel = Panel(stop, progress, left.empty(), right.empty(), title="How strongly the filter responds")
@@ -293,6 +204,10 @@ def single_filter_tab(engine: vizcore.Engine, view: View, generate: bool) -> Non
         with reported("making the picture"):
             live_render(engine, settings, panel, "single", [f"filter {view.filter}"])
     record = single_record(engine, settings)
+    opened = atlas_picture(engine, view)
+    if opened is not None and settings is not None and (record is None or record.settings != settings):
+        show_atlas_picture(panel, right, settings, *opened)
+        return
     if record is None:
         panel.pictures.info("Choose a layer and a filter in the sidebar, then press **Generate** to watch the "
                             "picture form.")
@@ -305,13 +220,14 @@ def single_filter_tab(engine: vizcore.Engine, view: View, generate: bool) -> Non
         with right:
             if record.from_cache:
                 st.caption("Shown from the cache: this exact picture was made before.")
-            if not natural_reference(model_source()).failed:
+            if result.settings.whole_filter and not natural_reference(model_source()).failed:
                 st.markdown(quality_sentence(qualities(record)))
             for message in result.notes:
                 st.info(message)
             st.download_button("Download PNG", png_bytes(result.images[0]), file_name=png_name(result.settings),
                                mime="image/png", on_click="ignore", icon=":material/download:",
                                help="Save this picture as a PNG file.")
+            animation_section(engine, record)
     elif record.images is not None:
         panel.draw_pictures(record.images, [f"Stopped at iteration {record.step} of {record.total}"])
         with right:
@@ -347,7 +263,7 @@ def compare_tab(engine: vizcore.Engine, view: View) -> None:
                   title="How strongly the filter responds, one curve per learning rate")
     settings = None
     with reported("checking the settings"):
-        settings = settings_for(engine, view, rates=rates) if rates else None
+        settings = view.settings(engine, rates=rates) if rates else None
     if clicked and settings is not None:
         with reported("comparing learning rates"):
             live_render(engine, settings, panel, "compare", rate_labels(settings))
@@ -362,14 +278,13 @@ def compare_tab(engine: vizcore.Engine, view: View) -> None:
         panel.draw_pictures(record.images, labels)
         for message in record.result.notes:
             st.info(message)
-        scores = qualities(record)  # may take a moment the first time for a layer: pictures first
+        # may take a moment the first time for a layer: pictures first
+        scores = qualities(record) if record.settings.whole_filter else None
         if scores is not None:
             panel.draw_pictures(record.images, [label if score is None else f"{label} · {score:.1f}× strongest photo"
                                                 for label, score in zip(labels, scores)])
     else:
-        if record.images is not None:
-            panel.draw_pictures(record.images, [f"{label} · stopped" for label in labels])
-        stopped_message(record)
+        show_stopped(panel, record, labels)
     settings_changed_note(record, settings)
 
 
@@ -377,9 +292,10 @@ def rate_labels(settings: Settings) -> list[str]:
     return [f"learning rate {rate:g}" for rate in settings.learning_rates]
 
 
-def open_filter(layer: str, index: int) -> None:
+def open_filter(layer: str, index: int, from_atlas: bool) -> None:
     ss.update(layer=layer, filter=index, tab=TABS[0], show_cached=True)
-    ss["opened_note"] = f"Opened filter {index} of {layer} from the layer grid."
+    ss["atlas_opened"] = (layer, index) if from_atlas else None
+    ss["opened_note"] = f"Opened filter {index} of {layer} from the {'atlas' if from_atlas else 'layer grid'}."
 
 
 def turn_page(layer: str, page: int) -> None:
@@ -402,19 +318,23 @@ def grid_page(name: str, count: int, what: str, first: int = 0) -> range:
     return positions
 
 
-def draw_tiles(layer: str, filters: Sequence[int], images: Sequence, captions: Sequence[str]) -> None:
+def draw_tiles(layer: str, filters: Sequence[int], images: Sequence, captions: Sequence[str],
+               from_atlas: bool = False) -> None:
     """The pictures in rows, each with a button that opens it in the Single filter tab."""
     st.caption("Press **Open filter N** under a picture to look at it on its own in the Single filter tab.")
     for start in range(0, len(filters), GRID_COLUMNS):
         for column, index, image, caption in zip(st.columns(GRID_COLUMNS), filters[start:], images[start:],
                                                   captions[start:]):
             column.image(image, caption=caption, width="stretch")
-            column.button(f"Open filter {index}", key=f"open_{index}", on_click=open_filter, args=(layer, index),
-                          width="stretch", help=f"Show filter {index} in the Single filter tab.")
+            column.button(f"Open filter {index}", key=f"open_{index}", on_click=open_filter,
+                          args=(layer, index, from_atlas), width="stretch",
+                          help=f"Show filter {index} in the Single filter tab.")
 
 
 def view_atlas(engine: vizcore.Engine, view: View) -> Atlas | None:
     """The precomputed atlas with the sidebar's settings, if it has pictures of the chosen layer."""
+    if view.objective != "channel":  # atlases show whole filters only
+        return None
     found = find_atlas(atlas_root(), engine.model, AtlasParameters(view.method, view.steps, view.size, view.lr, 0))
     return found if found is not None and found.records.get(view.layer) else None
 
@@ -430,11 +350,12 @@ def atlas_grid(atlas: Atlas, info: vizcore.LayerInfo) -> None:
                f"{'' if done == info.filters else ' so far'}), made with the sidebar's settings.")
     page = [tiles[position] for position in grid_page(info.name, done, "pictures", first=1)]
     draw_tiles(info.name, [number for number, _, _ in page], [str(path) for _, path, _ in page],
-               [tile_caption(number, record) for number, _, record in page])
+               [tile_caption(number, record) for number, _, record in page], from_atlas=True)
 
 
 def tile_caption(number: int, record: dict) -> str:
-    quality = "" if record["quality"] is None else f" · {record['quality']:.1f}× photo"
+    score = record["quality"]
+    quality = "" if score is None else f" · >{QUALITY_CAP}× photo" if score > QUALITY_CAP else f" · {score:.1f}× photo"
     return f"Filter {number}{quality} · response {record['activation']:.3g}"
 
 
@@ -445,7 +366,7 @@ def layer_grid_tab(engine: vizcore.Engine, view: View) -> None:
         atlas_grid(atlas, info)
         return
     filters = list(grid_page(info.name, info.filters, "filters"))
-    settings = settings_for(engine, view, filters=filters)
+    settings = view.settings(engine, filters)
     record = ss.get("grid")
     if record is None or record.settings != settings:
         cached = engine.cached_result(settings)
@@ -542,19 +463,19 @@ def main() -> None:
     for warning in warnings:
         st.warning(warning)
     # Only the open tab runs, so a hidden tab never starts work.
-    single, compare, grid, about = st.tabs(TABS, key="tab", on_change="rerun")
-    if single.open:
-        with single, reported("showing the picture"):
-            single_filter_tab(engine, view, generate)
-    if compare.open:
-        with compare, reported("comparing learning rates"):
-            compare_tab(engine, view)
-    if grid.open:
-        with grid, reported("showing the layer grid"):
-            layer_grid_tab(engine, view)
-    if about.open:
-        with about:
-            about_tab(engine.model)
+    pages = {  # what each tab shows, and what it was doing if it fails
+        "Single filter": (lambda: single_filter_tab(engine, view, generate), "showing the picture"),
+        "Compare learning rates": (lambda: compare_tab(engine, view), "comparing learning rates"),
+        "Diversity": (lambda: diversity_tab(engine, view), "rendering different copies"),
+        "Layer grid": (lambda: layer_grid_tab(engine, view), "showing the layer grid"),
+        "DeepDream": (lambda: dream_tab(engine, view), "dreaming"),
+        "About": (lambda: about_tab(engine.model), "showing the page's notes"),
+    }
+    for tab, label in zip(st.tabs(TABS, key="tab", on_change="rerun"), TABS):
+        if tab.open:
+            draw, doing = pages[label]
+            with tab, reported(doing):
+                draw()
 
 
 if __name__ == "__main__":

@@ -5,13 +5,16 @@ every test. Renders use a few iterations at 64 px so each takes about a second.
 """
 from __future__ import annotations
 
+import io
 import os
 from pathlib import Path
 
 import pytest
+from PIL import Image
 from streamlit.testing.v1 import AppTest
 
 import vizcore
+from vizcore import animation
 from vizcore.atlas import AtlasParameters, Job, local_renderer, open_atlas
 from vizcore.view import NaturalReference
 
@@ -66,7 +69,8 @@ def test_first_visit_shows_every_control_and_the_weights_in_use() -> None:
         assert widgets and widgets[0].help, f"{label} needs plain-words help"
     assert [b.label for b in at.sidebar.button] == ["Random filter", "Generate", "Use this model"]
     assert any("HED-VGG16" in caption.value for caption in at.sidebar.caption)
-    assert [tab.label for tab in at.tabs] == ["Single filter", "Compare learning rates", "Layer grid", "About"]
+    assert [tab.label for tab in at.tabs] == ["Single filter", "Compare learning rates", "Diversity", "Layer grid",
+                                             "DeepDream", "About"]
     assert not at.error and not at.warning
 
 
@@ -162,6 +166,25 @@ def test_generate_renders_and_keeps_the_result() -> None:
     assert not at.exception
 
 
+def test_the_animation_of_a_cached_picture_is_recorded_on_request() -> None:
+    at = small(start(), index=7, steps=12)
+    at.button(key="generate").click().run()
+    fresh = at.session_state["single"]
+    downloads = [b.label for b in at.get("download_button")]
+    assert ("Download GIF" in downloads) == (len(fresh.timeline) >= 3)  # a live run records what it showed
+
+    at.session_state["single"] = None
+    at.button(key="generate").click().run()  # now from the disk cache: no stages recorded
+    record = at.session_state["single"]
+    assert record.from_cache and record.animation is None
+    assert [b.label for b in at.get("download_button")] == ["Download PNG"]
+    button(at, "Record the animation").click().run()
+    assert not at.exception and not at.error
+    gif = Image.open(io.BytesIO(record.animation[0]))
+    assert gif.format == "GIF" and gif.n_frames == len(animation.capture_steps(12))
+    assert [b.label for b in at.get("download_button")] == ["Download PNG", "Download GIF"]
+
+
 def test_compare_learning_rates_in_one_batch() -> None:
     at = small(start(), index=5, steps=3)
     at.session_state["tab"] = "Compare learning rates"
@@ -253,6 +276,14 @@ def test_layer_grid_shows_a_precomputed_atlas_sorted_by_response(vgg16, tmp_path
     assert [b.label for b in at.button if b.label.startswith("Open")] == [f"Open filter {i}" for i in strongest_first]
     button(at, f"Open filter {strongest_first[0]}").click().run()
     assert at.number_input(key="filter").value == strongest_first[0]
+    assert at.session_state["tab"] == "Single filter"
+    assert any(f"Opened filter {strongest_first[0]} of block1_conv1 from the atlas" in s.value for s in at.success)
+    response = atlas.records["block1_conv1"][strongest_first[0]]["activation"]
+    assert any(f"From the precomputed atlas: the filter's response to this picture is {response:.4g}" in c.value
+               for c in at.caption)
+    assert "single" not in at.session_state  # nothing was rendered: the atlas picture is shown
+    at.number_input(key="filter").set_value(strongest_first[1]).run()  # another filter: back to normal
+    assert not any("From the precomputed atlas" in c.value for c in at.caption)
 
     at.session_state["tab"] = "Layer grid"
     at.slider(key="steps").set_value(6).run()  # other settings: no atlas, rendering on demand as before

@@ -88,6 +88,20 @@ def test_an_interrupted_build_resumes_to_the_identical_atlas(engine, reference, 
     assert files(folder) == files(reference)
 
 
+def test_a_resume_with_another_batch_size_keeps_the_first_one_and_the_identical_atlas(engine, reference,
+                                                                                      tmp_path):
+    with pytest.raises(Interrupt):
+        build_atlas(engine, tmp_path, LAYERS, TINY, batch=4, progress=interrupt_after(1))
+    folder = tmp_path / reference.name
+    assert json.loads((folder / INDEX).read_text())["batch"] == 4
+    atlas = open_atlas(tmp_path, engine.model, TINY)
+    assert atlas.choose_batch(1) == 4
+    assert atlas.notes == ["This atlas was started with batches of 4 filters; it continues with 4 (not 1) so that "
+                           "every picture is made the same way."]
+    build_atlas(engine, tmp_path, LAYERS, TINY, batch=1)
+    assert files(folder) == files(reference)
+
+
 def test_a_png_without_record_or_a_record_without_png_is_redone(engine, reference, tmp_path):
     folder = tmp_path / reference.name
     shutil.copytree(reference, folder)

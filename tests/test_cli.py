@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from vizcore import cli
+from vizcore import animation, cli
 from vizcore.models import LayerInfo
 from vizcore.validate import MAX_STEPS
 
@@ -236,6 +236,25 @@ def test_render_writes_a_png_and_a_json_report(cache_folder, tmp_path):
     assert "100%" in done.stderr and "ETA" in done.stderr
     assert "block1_conv1 filter 3 | robust | weights hed-vgg16 | activation" in done.stderr
     assert [p.name for p in tmp_path.iterdir()] == ["filter3.png"]  # no temporary files left
+
+
+def test_render_with_gif_writes_the_picture_and_its_animation(cache_folder, tmp_path, capsys):
+    out, gif = tmp_path / "f3.png", tmp_path / "f3.gif"
+    assert cli.main(render_args(out, "--gif", str(gif))) == 0, capsys.readouterr().err
+    animated = Image.open(gif)
+    assert animated.format == "GIF" and animated.n_frames == len(animation.capture_steps(10)) > 5
+    animated.seek(animated.n_frames - 1)
+    last = np.asarray(animated.convert("RGB"))[:64 * 3:3, :64 * 3:3]  # 64 px enlarged 3x, minus the caption
+    assert np.abs(last.astype(int) - np.asarray(Image.open(out)).astype(int)).mean() < 6  # GIF palette only
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["f3.gif", "f3.png"]
+
+
+@pytest.mark.parametrize("name, words", [("anim.png", [".gif"]), ("missing/anim.gif", ["does not exist"])])
+def test_bad_gif_paths_are_refused_before_rendering(tmp_path, capsys, name, words):
+    out = tmp_path / "x.png"
+    code = cli.main(render_args(out, "--gif", str(tmp_path / name)))
+    assert_bad_input(code, capsys.readouterr().err, *words)
+    assert list(tmp_path.iterdir()) == []
 
 
 @pytest.mark.slow

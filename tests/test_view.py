@@ -12,6 +12,7 @@ from vizcore.models import LayerInfo
 from vizcore.render import Frame, RenderResult, Settings
 from vizcore.view import (
     MAX_ITERATIONS,
+    QUALITY_CAP,
     RunRecord,
     StepClock,
     View,
@@ -21,6 +22,7 @@ from vizcore.view import (
     png_bytes,
     png_name,
     preview_every,
+    quality_sentence,
     snap_lr,
     view_from_query,
 )
@@ -141,3 +143,11 @@ def test_png_and_its_name() -> None:
 def test_loss_columns() -> None:
     columns = loss_columns(np.array([[1.0, 2.0], [3.0, 4.0]]), ["a", "b"])
     assert columns == {"Iteration": [1, 2, 1, 2], "curve": ["a", "a", "b", "b"], "value": [1.0, 3.0, 2.0, 4.0]}
+
+
+def test_quality_sentence_in_plain_words_and_capped_when_photos_barely_excite_the_filter():
+    assert "16.9× the strongest natural photo" in quality_sentence([16.85])
+    capped = quality_sentence([13672.4])
+    assert capped.startswith(f"**More than {QUALITY_CAP}×") and "13,672 times" in capped
+    assert "never responds" in quality_sentence([None])
+    assert "being prepared" in quality_sentence(None)

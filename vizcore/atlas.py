@@ -200,6 +200,7 @@ class Atlas:
     layer_sizes: dict[str, int]
     records: dict[str, dict[int, Record]]
     notes: list[str] = field(default_factory=list)
+    batch: int | None = None  # filters per batch, fixed by the first build: results depend (slightly) on it
 
     def png(self, layer: str, index: int) -> Path:
         """Where the picture of one filter lives."""
@@ -212,7 +213,7 @@ class Atlas:
     def index(self) -> dict:
         """The index as plain JSON values, layers and filters in order (so equal atlases write equal files)."""
         return {"atlas_version": ATLAS_VERSION, "fingerprint": self.fingerprint, "model": self.model,
-                "parameters": {**asdict(self.parameters), "cache_version": CACHE_VERSION},
+                "parameters": {**asdict(self.parameters), "cache_version": CACHE_VERSION}, "batch": self.batch,
                 "layers": {layer: {"filters": size,
                                    "done": {str(i): self.records[layer][i] for i in sorted(self.records[layer])}}
                            for layer, size in self.layer_sizes.items() if self.records.get(layer)}}
@@ -235,9 +236,20 @@ class Atlas:
                      for i in range(0, len(todo), batch)]
         return jobs
 
+    def choose_batch(self, batch: int) -> int:
+        """The batch size to render with: the one the atlas was started with (a note says so if ``batch``
+        differs, since pictures rendered in batches of another size can differ by a grey level or two)."""
+        if self.batch is None:
+            self.batch = batch
+        elif batch != self.batch:
+            self.notes.append(f"This atlas was started with batches of {self.batch} filters; it continues with "
+                              f"{self.batch} (not {batch}) so that every picture is made the same way.")
+        return self.batch
+
     def build(self, renderer: Renderer, layers: Sequence[str], batch: int = DEFAULT_BATCH,
               progress: Progress | None = None, quality: bool = True) -> None:
         """Render every filter of ``layers`` not finished yet, saving after each batch."""
+        batch = self.choose_batch(batch)
         if progress:
             progress(self.counts(layers))
         for done in renderer(self.jobs(layers, batch, quality)):
@@ -262,8 +274,10 @@ def model_description(model: LoadedModel) -> dict[str, str]:
             "weights_description": model.weights_description, "fingerprint": model.fingerprint}
 
 
-def read_records(folder: Path, fingerprint: str, layer_sizes: dict[str, int]) -> dict[str, dict[int, Record]]:
-    """The finished filters of ``folder/index.json``; ValueError naming the problem if it is unusable."""
+def read_index(folder: Path, fingerprint: str,
+               layer_sizes: dict[str, int]) -> tuple[dict[str, dict[int, Record]], int | None]:
+    """The finished filters and the batch size of ``folder/index.json``; ValueError naming the problem if it
+    is unusable."""
     try:
         index = json.loads((folder / INDEX).read_text())
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
@@ -278,9 +292,12 @@ def read_records(folder: Path, fingerprint: str, layer_sizes: dict[str, int]) ->
             records[layer] = {int(i): {key: _number(record[key], key == "quality")
                                        for key in ("loss", "activation", "quality")}
                               for i, record in entry["done"].items() if 0 <= int(i) < layer_sizes[layer]}
+        batch = index.get("batch")
+        if batch is not None and (isinstance(batch, bool) or not isinstance(batch, int) or batch < 1):
+            raise TypeError(f"batch {batch!r} is not a positive whole number")
     except (KeyError, TypeError, AttributeError) as error:
         raise ValueError(f"its structure is wrong ({type(error).__name__}: {error})") from None
-    return records
+    return records, batch
 
 
 def _number(value: object, nullable: bool) -> float | None:
@@ -308,7 +325,7 @@ def open_atlas(out_dir: str | os.PathLike, model: LoadedModel, parameters: Atlas
     if not (folder / INDEX).exists():
         return atlas
     try:
-        atlas.records = read_records(folder, fingerprint, sizes)
+        atlas.records, atlas.batch = read_index(folder, fingerprint, sizes)
     except ValueError as error:
         os.replace(folder / INDEX, folder / f"{INDEX}.corrupt")
         atlas.notes.append(f"The atlas index {folder / INDEX} was unusable: {error}. It was set aside as "
@@ -347,7 +364,7 @@ def find_atlas(root: str | os.PathLike, model: LoadedModel, parameters: AtlasPar
     folder = Path(root) / fingerprint
     sizes = {info.name: info.filters for info in model.layers}
     try:
-        records = read_records(folder, fingerprint, sizes)
+        records, batch = read_index(folder, fingerprint, sizes)
     except ValueError:
         return None
-    return Atlas(folder, fingerprint, model_description(model), parameters, sizes, records)
+    return Atlas(folder, fingerprint, model_description(model), parameters, sizes, records, batch=batch)

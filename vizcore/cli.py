@@ -1,4 +1,4 @@
-"""The command line: ``vizcore layers``, ``vizcore render``, ``vizcore grid`` and ``vizcore atlas``.
+"""The command line: ``vizcore layers``, ``render``, ``grid``, ``diversity``, ``atlas`` and ``dream``.
 
 A mistake in the input ends as one ``error: ...`` line on stderr and exit code 2, never a traceback;
 Ctrl-C ends as ``interrupted`` and exit code 130. Output files are written atomically, so an
@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import functools
+import io
 import json
 import math
 import random
@@ -22,14 +23,15 @@ from typing import TextIO
 import numpy as np
 from PIL import Image, ImageDraw
 
-from vizcore import atlas, validate
-from vizcore.atomic import atomic_path
+from vizcore import animation, atlas, dream, validate
+from vizcore.atomic import write_bytes_atomic
 from vizcore.cache import RenderCache
 from vizcore.errors import InputError, VizError
 from vizcore.methods import METHODS, get_method
 from vizcore.metrics import quality_score, reference_path
 from vizcore.models import PREPROCESSING, LayerInfo, LoadedModel, load_model
-from vizcore.render import Engine, RenderResult, Settings
+from vizcore.objectives import OBJECTIVES
+from vizcore.render import Engine, RenderResult, Settings, target_words
 from vizcore.uploads import load_model_file
 
 EXIT_BAD_INPUT = 2
@@ -104,12 +106,12 @@ def format_seconds(seconds: float) -> str:
 # ---------------------------------------------------------------- input checks
 
 
-def check_output_path(path: Path) -> Path:
-    """The picture's path must be a .png file in an existing, writable folder (checked before rendering)."""
+def check_output_path(path: Path, suffix: str = ".png") -> Path:
+    """The output must be a ``suffix`` file in an existing, writable folder (checked before rendering)."""
     if path.is_dir():
-        raise InputError(f"The output path {path} is a folder: give a file name such as {path / 'picture.png'}.")
-    if path.suffix.lower() != ".png":
-        raise InputError(f"The output must be a .png file (got {path}).")
+        raise InputError(f"The output path {path} is a folder: give a file name such as {path / ('picture' + suffix)}.")
+    if path.suffix.lower() != suffix:
+        raise InputError(f"The output must be a {suffix} file (got {path}).")
     folder = path.parent
     if not folder.is_dir():
         raise InputError(f"Cannot write {path}: the folder {folder} does not exist.")
@@ -219,20 +221,29 @@ def announce_weights(model: LoadedModel, stream: TextIO) -> None:
         print(f"note: {model.notice}", file=stream)
 
 
-def settings_for(engine: Engine, args: argparse.Namespace, filters: Sequence[int]) -> Settings:
-    """Validated engine settings for these filters from the shared rendering options."""
+def settings_for(engine: Engine, args: argparse.Namespace, filters: Sequence[int], **extra: object) -> Settings:
+    """Validated engine settings for these filters from the shared rendering options (plus ``extra`` ones)."""
     return engine.settings(args.layer, filters, method=args.method, steps=args.steps, size=args.size,
-                           learning_rates=None if args.lr is None else [args.lr], seed=args.seed)
+                           learning_rates=None if args.lr is None else [args.lr], seed=args.seed,
+                           objective=args.objective, **extra)
 
 
-def render_all(engine: Engine, batches: Sequence[Settings], label: str) -> tuple[list[RenderResult], float]:
-    """Render the batches in turn under one progress bar over all pictures; also return the seconds taken."""
+def render_all(engine: Engine, batches: Sequence[Settings], label: str,
+               recorder: animation.Recorder | None = None) -> tuple[list[RenderResult], float]:
+    """Render the batches in turn under one progress bar over all pictures; also return the seconds taken.
+
+    With a recorder, each run is fresh and the recorder sees every frame (for an animation).
+    """
     bar = ProgressBar(sum(len(s.filters) * s.steps for s in batches), label)
     results: list[RenderResult] = []
     done = 0
     try:
         for settings in batches:
-            for frame in engine.run(settings, preview_every=settings.steps):
+            frames = (engine.run(settings, preview_every=settings.steps) if recorder is None
+                      else recorder.run(engine, settings))
+            for frame in frames:
+                if recorder is not None:
+                    recorder.take(frame)
                 bar.update(done + frame.step * len(settings.filters))
             results.append(frame.result)
             done += len(settings.filters) * settings.steps
@@ -243,9 +254,15 @@ def render_all(engine: Engine, batches: Sequence[Settings], label: str) -> tuple
 
 def save_png(path: Path, picture: Image.Image) -> None:
     """Write the picture as PNG atomically."""
+    buffer = io.BytesIO()
+    picture.save(buffer, format="PNG")
+    write_file(path, buffer.getvalue())
+
+
+def write_file(path: Path, data: bytes) -> None:
+    """Write the file atomically; a failure is a plain InputError."""
     try:
-        with atomic_path(path) as temporary:
-            picture.save(temporary, format="PNG")
+        write_bytes_atomic(path, data)
     except OSError as error:
         raise InputError(f"Could not write {path}: {error.strerror or error}.") from None
 
@@ -283,20 +300,25 @@ def run_layers(args: argparse.Namespace) -> int:
 def run_render(args: argparse.Namespace) -> int:
     """Render one filter's picture to a PNG; print a summary line, and a JSON report on stdout with --json."""
     out = check_output_path(args.out)
+    gif = None if args.gif is None else check_output_path(args.gif, ".gif")
     check_numbers(args)
     chosen = parse_filter(args.filter)
     engine = open_engine(args)
     layer = engine.model.layer(args.layer)
     index = random.SystemRandom().randrange(layer.filters) if chosen is None else chosen
-    settings = settings_for(engine, args, [index])
-    [result], seconds = render_all(engine, [settings], f"{layer.name} filter {index}")
+    settings = settings_for(engine, args, [index], blend_filter=args.blend,
+                            mix=(0.5 if args.blend is not None else 0.0) if args.mix is None else args.mix)
+    recorder = None if gif is None else animation.Recorder(settings.steps)
+    [result], seconds = render_all(engine, [settings], f"{layer.name} {target_words(settings)}", recorder)
     save_png(out, Image.fromarray(result.images[0]))
+    if gif is not None:
+        write_file(gif, animation.gif_bytes(recorder.timelines()[0], settings.steps))
     notes = [f"Filter {index} was picked at random from 0-{layer.filters - 1}."] if chosen is None else []
     notes += result.notes
     if args.json:
         print(json.dumps(render_report(engine.model, result, out, seconds, notes, chosen is None)))
     print_notes(notes)
-    print(summary(engine.model, settings, f"filter {index}", f"activation {float(result.activation[0]):.4g}",
+    print(summary(engine.model, settings, target_words(settings), f"activation {float(result.activation[0]):.4g}",
                   f"{seconds:.1f} s -> {out}"), file=sys.stderr if args.json else sys.stdout)
     return 0
 
@@ -307,7 +329,8 @@ def render_report(model: LoadedModel, result: RenderResult, out: Path, seconds: 
     s = result.settings
     losses = [float(v) for v in result.loss_history[:, 0]]
     return {
-        "layer": s.layer, "filter": s.filters[0], "filter_random": filter_random, "method": s.method,
+        "layer": s.layer, "filter": s.filters[0], "filter_random": filter_random, "objective": s.objective,
+        "blend_filter": s.blend_filter, "mix": s.mix(), "method": s.method,
         "steps": s.steps, "size": s.size, "lr": s.learning_rates[0], "seed": s.seed, "weights": model.weights,
         "weights_description": model.weights_description, "fingerprint": model.fingerprint,
         "activation": float(result.activation[0]),
@@ -343,6 +366,29 @@ def run_grid(args: argparse.Namespace) -> int:
     return 0
 
 
+def run_diversity(args: argparse.Namespace) -> int:
+    """Render different pictures of one filter in one batch, save them as one row PNG, print each activation."""
+    out = check_output_path(args.out)
+    check_numbers(args)
+    if not validate.MIN_COPIES <= args.copies <= validate.MAX_COPIES:
+        raise InputError(f"--copies must be from {validate.MIN_COPIES} to {validate.MAX_COPIES} "
+                         f"(got {args.copies}).")
+    validate.check_diversity(args.strength)
+    engine = open_engine(args)
+    settings = settings_for(engine, args, [args.filter], copies=args.copies, diversity=args.strength)
+    [result], seconds = render_all(engine, [settings], f"{settings.layer} filter {settings.filters[0]} "
+                                                       f"x{settings.copies}")
+    save_png(out, grid_picture(result.images, [f"copy {i + 1}: {value:.3g}" for i, value in
+                                               enumerate(result.activation)], settings.copies))
+    print_notes(result.notes)
+    for i, value in enumerate(result.activation):
+        print(f"copy {i + 1} activation {value:.4g}")
+    print(summary(engine.model, settings, f"{target_words(settings)} x{settings.copies}",
+                  f"diversity {settings.diversity:g}", f"style similarity {result.similarity:.3f}",
+                  f"{seconds:.1f} s -> {out}"))
+    return 0
+
+
 def run_atlas(args: argparse.Namespace) -> int:
     """Render every filter of the chosen layers into an atlas folder (resumable), here or on Ray workers."""
     check_numbers(args)
@@ -355,6 +401,7 @@ def run_atlas(args: argparse.Namespace) -> int:
     layers = atlas.choose_layers(model, args.layers)
     parameters = atlas.atlas_parameters(engine, args.method, args.steps, args.size, args.lr, args.seed)
     book = atlas.open_atlas(args.out, model, parameters)
+    batch = book.choose_batch(args.batch)
     print_notes(book.notes)
     if not args.no_quality and not reference_path(model).exists():
         print("note: measuring every filter on natural photos once, for the quality score (about a minute)",
@@ -371,12 +418,37 @@ def run_atlas(args: argparse.Namespace) -> int:
                if args.ray else contextlib.nullcontext(atlas.local_renderer(engine)))
     try:
         with workers as renderer:
-            book.build(renderer, layers, args.batch, progress, not args.no_quality)
+            book.build(renderer, layers, batch, progress, not args.no_quality)
     finally:
         bar.close()
     print(f"atlas {', '.join(layers)} | {parameters.method} {parameters.steps} steps {parameters.size} px "
           f"| weights {model.weights} | {finished_filters(book, layers) - before} filters rendered in "
           f"{time.monotonic() - bar.start:.1f} s -> {book.folder}")
+    return 0
+
+
+def run_dream(args: argparse.Namespace) -> int:
+    """DeepDream on a photo (or a bundled sample): amplify a layer or one filter, octave by octave."""
+    out = check_output_path(args.out)
+    photo = dream.load_photo(args.photo, args.size)
+    model = open_model(args)
+    announce_weights(model, sys.stderr)
+    frames = dream.dream(model, photo, args.layer, args.filter, args.octaves, steps_per_octave=args.steps,
+                         step_size=args.strength, seed=args.seed)
+    what = f"{args.layer} {'whole layer' if args.filter is None else f'filter {args.filter}'}"
+    bar = ProgressBar(args.octaves * args.steps, f"dream {what}")
+    try:
+        for frame in frames:
+            if frame.step == 1:
+                first_objective = frame.objective
+            bar.update(frame.step)
+    finally:
+        bar.close()
+    print_notes([note for note in [dream.nothing_to_amplify(args.filter, first_objective)] if note])
+    save_png(out, Image.fromarray(frame.picture))
+    print(f"dream {what} | {args.octaves} octaves x {args.steps} steps, strength {args.strength:g} "
+          f"| {photo.shape[1]} x {photo.shape[0]} px | weights {model.weights} "
+          f"| {time.monotonic() - bar.start:.1f} s -> {out}")
     return 0
 
 
@@ -447,6 +519,8 @@ def build_parser() -> argparse.ArgumentParser:
     add_picture_options(group)
     group.add_argument("--out", type=Path, required=True, help="output .png file (written atomically)")
     group.add_argument("--no-cache", action="store_true", help="do not read or write the disk cache of renders")
+    group.add_argument("--objective", choices=list(OBJECTIVES), default="channel",
+                       help="channel: the whole filter's mean response (default); neuron: only its centre neuron")
 
     parser = argparse.ArgumentParser(prog="vizcore", description="See what a filter of VGG16 responds to: "
                                      "render the picture that excites it most (feature visualisation).")
@@ -456,9 +530,24 @@ def build_parser() -> argparse.ArgumentParser:
     render = commands.add_parser("render", parents=[model_options, render_options], help="render one filter")
     render.add_argument("--filter", required=True, help="filter number, or 'random' (picked with the system's "
                         "random source, independent of --seed; the choice is reported)")
+    render.add_argument("--gif", type=Path, metavar="PATH", help="also save an animated GIF of the picture "
+                        "forming (renders afresh, ignoring the cache)")
     render.add_argument("--json", action="store_true", help="print a JSON report on stdout (includes the quality "
                         "score: the picture's activation x the strongest natural photo)")
+    render.add_argument("--blend", type=int, metavar="FILTER", help="a second filter of the same layer to mix in: "
+                        "the picture maximises (1 - mix) x filter + mix x this filter")
+    render.add_argument("--mix", type=float, help="weight of the --blend filter, 0 to 1 (default 0.5: half and half)")
     render.set_defaults(run=run_render)
+    diverse = commands.add_parser("diversity", parents=[model_options, render_options],
+                                  help="render different pictures of one filter as one row")
+    diverse.add_argument("--filter", type=int, required=True, help="filter number")
+    diverse.add_argument("--copies", type=int, default=validate.DEFAULT_COPIES,
+                         help=f"how many pictures, {validate.MIN_COPIES}-{validate.MAX_COPIES} "
+                              f"(default {validate.DEFAULT_COPIES}); each starts from its own noise (seed + i)")
+    diverse.add_argument("--strength", type=float, default=validate.DEFAULT_DIVERSITY,
+                         help=f"how strongly the pictures are pushed to differ in style, 0-{validate.MAX_DIVERSITY:g} "
+                              f"(default {validate.DEFAULT_DIVERSITY:g}; 0 = independent pictures)")
+    diverse.set_defaults(run=run_diversity)
     grid = commands.add_parser("grid", parents=[model_options, render_options], help="render many filters as a grid")
     grid.add_argument("--filters", help="filters as 0-63, 0,3,7 or 0-7,12 (default: every filter of the layer)")
     grid.add_argument("--batch", type=int, default=16, help="filters optimised together as one batch (default 16)")
@@ -479,7 +568,31 @@ def build_parser() -> argparse.ArgumentParser:
     group.add_argument("--ray", metavar="ADDRESS", help="render batches as Ray tasks: 'local' starts Ray on "
                        "this machine, else a cluster address (every node needs vizcore and the weights)")
     book.set_defaults(run=run_atlas)
+    add_dream_parser(commands, model_options)
     return parser
+
+
+def add_dream_parser(commands: argparse._SubParsersAction, model_options: argparse.ArgumentParser) -> None:
+    """The `vizcore dream` subcommand."""
+    command = commands.add_parser("dream", parents=[model_options], help="DeepDream on a photo: amplify what a "
+                                "layer (or one filter) sees in it")
+    command.add_argument("photo", help=f"a JPEG or PNG file, or a bundled sample: "
+                       f"{', '.join(dream.SAMPLE_PREFIX + name for name in dream.SAMPLE_PHOTOS)}")
+    command.add_argument("--layer", required=True, help="conv layer name, e.g. block4_conv3 (see `vizcore layers`)")
+    command.add_argument("--filter", type=int, help="amplify only this filter (default: the whole layer)")
+    command.add_argument("--octaves", type=int, default=dream.DEFAULT_OCTAVES, help="scales to dream at, small to "
+                       f"full size, {dream.MIN_OCTAVES}-{dream.MAX_OCTAVES} (default {dream.DEFAULT_OCTAVES})")
+    command.add_argument("--steps", type=int, default=dream.DEFAULT_STEPS, help="steps per octave, "
+                       f"{dream.MIN_STEPS}-{dream.MAX_STEPS} (default {dream.DEFAULT_STEPS})")
+    command.add_argument("--strength", type=float, default=dream.DEFAULT_STEP_SIZE, help="step size in pixel "
+                       f"levels (0-255), above 0 and at most {dream.MAX_STEP_SIZE:g} "
+                       f"(default {dream.DEFAULT_STEP_SIZE:g})")
+    command.add_argument("--size", type=int, default=dream.DEFAULT_SIDE, help="the photo's longer side is shrunk "
+                       f"to this, {dream.MIN_SIDE}-{dream.MAX_SIDE} px (default {dream.DEFAULT_SIDE}; larger is "
+                       "slower)")
+    command.add_argument("--seed", type=int, default=0, help="random seed of the rolls (default 0)")
+    command.add_argument("--out", type=Path, required=True, help="output .png file (written atomically)")
+    command.set_defaults(run=run_dream)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -38,3 +38,24 @@ OBJECTIVES: dict[str, Objective] = {"channel": channel, "neuron": neuron}
 # What a silent filter follows instead, on its pre-activation: a single neuron's pre-activation
 # already has a gradient; a whole channel's is softened so the places closest to firing lead.
 WAKE_UP: dict[str, Objective] = {"channel": soft_channel, "neuron": neuron}
+
+
+def blend(objective: Objective, activations: tf.Tensor, filter_index: tf.Tensor, blend_index: tf.Tensor,
+          mix: tf.Tensor) -> tf.Tensor:
+    """``(1 - mix) * objective(filter A) + mix * objective(filter B)`` per image (Lucid's neuron addition).
+
+    With ``mix`` 0 this is exactly ``objective(filter A)``: 1 * a + 0 * b adds an exact zero.
+    """
+    return (1.0 - mix) * objective(activations, filter_index) + mix * objective(activations, blend_index)
+
+
+def gram_similarity(activations: tf.Tensor) -> tf.Tensor:
+    """Mean pairwise cosine similarity of the batch members' Gram (style) matrices, self-pairs left out
+    (Lucid/Lucent's ``diversity``); 0 for a batch of one."""
+    batch, channels = tf.shape(activations)[0], tf.shape(activations)[3]
+    features = tf.reshape(activations, [batch, -1, channels])
+    grams = tf.matmul(features, features, transpose_a=True)
+    grams = tf.math.l2_normalize(tf.reshape(grams, [batch, -1]), axis=1, epsilon=1e-10)
+    similarity = tf.matmul(grams, grams, transpose_b=True)
+    pairs = tf.cast(tf.maximum(batch * (batch - 1), 1), tf.float32)
+    return tf.reduce_sum(similarity * (1.0 - tf.eye(batch))) / pairs

@@ -1,10 +1,11 @@
-"""The optimisation loop: compiled steps cached per (layer, method, size, objective), run as a
+"""The optimisation loop: compiled steps cached per (layer, method, size, objective, diversity), run as a
 generator of frames so a UI can draw progress live and stop at any time."""
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import numpy as np
 import tensorflow as tf
@@ -14,7 +15,7 @@ from vizcore.cache import CachedPicture, RenderCache
 from vizcore.errors import InputError
 from vizcore.methods import Method, get_method
 from vizcore.models import LoadedModel
-from vizcore.objectives import OBJECTIVES, WAKE_UP
+from vizcore.objectives import OBJECTIVES, WAKE_UP, blend, gram_similarity
 
 
 @dataclass(frozen=True)
@@ -29,6 +30,19 @@ class Settings:
     learning_rates: tuple[float, ...]
     seed: int = 0
     objective: str = "channel"
+    blend_filter: int | None = None  # a second filter mixed into every picture's objective
+    mixes: tuple[float, ...] = ()  # per picture, the second filter's weight (only with blend_filter)
+    copies: int = 1  # more than 1: different pictures of one filter in one batch (diversity)
+    diversity: float = 0.0  # how strongly the copies are pushed apart (only with copies)
+
+    def mix(self, index: int = 0) -> float:
+        """The second filter's weight in picture ``index`` (0 without a blend)."""
+        return self.mixes[index] if self.mixes else 0.0
+
+    @property
+    def whole_filter(self) -> bool:
+        """True when each picture maximises one filter's whole map: what the quality score compares."""
+        return self.objective == "channel" and self.blend_filter is None
 
 
 @dataclass
@@ -40,12 +54,41 @@ class RenderResult:
     loss_history: np.ndarray
     activation: np.ndarray
     notes: list[str] = field(default_factory=list)
+    similarity: float | None = None  # mean pairwise style similarity of the copies (diversity renders only)
 
     def caption(self, index: int = 0) -> str:
         """One line naming what picture ``index`` shows and how it was made."""
         s = self.settings
-        return (f"{s.layer} filter {s.filters[index]} · {get_method(s.method).title} · {len(self.loss_history)} "
-                f"iterations · learning rate {s.learning_rates[index]:g} · {s.size} px · seed {s.seed}")
+        parts = [f"{s.layer} {target_words(s, index)}", get_method(s.method).title,
+                 f"{len(self.loss_history)} iterations", f"learning rate {s.learning_rates[index]:g}",
+                 f"{s.size} px", f"seed {s.seed}"]
+        if s.copies > 1:
+            parts[1:1] = [f"copy {index + 1} of {s.copies}", f"diversity {s.diversity:g}"]
+        return " · ".join(parts)
+
+
+def target_words(settings: Settings, index: int = 0) -> str:
+    """What picture ``index`` maximises, e.g. 'filter 12 + filter 40 (50/50) · centre neuron'."""
+    words = f"filter {settings.filters[index]}"
+    if settings.blend_filter is not None:
+        second = round(100 * settings.mix(index))
+        words += f" + filter {settings.blend_filter} ({100 - second}/{second})"
+    return words + (" · centre neuron" if settings.objective == "neuron" else "")
+
+
+class Goal(NamedTuple):
+    """What each image of a batch maximises, as tensors of the compiled step (changing them never retraces)."""
+
+    filter_index: tf.Tensor  # [batch] int32
+    blend_index: tf.Tensor  # [batch] int32: the second filter (any filter when mix is 0)
+    mix: tf.Tensor  # [batch] float32: the second filter's weight
+
+
+def goal_for(settings: Settings) -> Goal:
+    """The settings' filters, second filter and mixes as tensors."""
+    second = settings.filters if settings.blend_filter is None else [settings.blend_filter] * len(settings.filters)
+    return Goal(tf.constant(settings.filters, tf.int32), tf.constant(second, tf.int32),
+                tf.constant([settings.mix(i) for i in range(len(settings.filters))], tf.float32))
 
 
 @dataclass
@@ -61,17 +104,20 @@ class Frame:
 
 @dataclass
 class CompiledSteps:
-    """The graph-compiled functions for one (layer, method, size, objective)."""
+    """The graph-compiled functions for one (layer, method, size, objective, diversity)."""
 
     method: Method
     init: Callable[[int, np.random.Generator], np.ndarray]
     step: Callable
     to_image: Callable
     evaluate: Callable
+    similarity: Callable
 
 
-def compile_steps(model: LoadedModel, layer: str, method: Method, size: int, objective: str) -> CompiledSteps:
-    """Build the ascent step once; filter indices, learning rates, step and seed are tensor arguments."""
+def compile_steps(model: LoadedModel, layer: str, method: Method, size: int, objective: str,
+                  diverse: bool = False) -> CompiledSteps:
+    """Build the ascent step once; the goal (filters, blend, mix), learning rates, step, seed and diversity
+    weight are tensor arguments. ``diverse`` adds the term that pushes the batch's pictures apart."""
     maximise, wake_up = OBJECTIVES[objective], WAKE_UP[objective]
     probe = model.probe(layer)
     activation = model.activation_fn(layer)
@@ -81,25 +127,30 @@ def compile_steps(model: LoadedModel, layer: str, method: Method, size: int, obj
     def to_model_input(images: tf.Tensor) -> tf.Tensor:
         return model.preprocess(images * 255.0) if method.preprocess else images
 
-    def score(images: tf.Tensor, filter_index: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+    def score(images: tf.Tensor, goal: Goal) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
         z = probe(to_model_input(images))
-        return maximise(activation(z), filter_index), wake_up(z, filter_index)
+        activations = activation(z)
+        return blend(maximise, activations, *goal), blend(wake_up, z, *goal), activations
 
     @tf.function
-    def step(params, state, filter_index, learning_rate, t, seed, awake):
+    def step(params, state, goal, learning_rate, t, seed, awake, diversity):
         with tf.GradientTape() as tape:
             tape.watch(params)
             images = parameterisation.to_image(params)
             # A silent filter is woken on the plain image: the pattern it needs is often too fine
             # to survive random resampling.
             images = tf.where(awake[:, None, None, None], transform(images, seed), images)
-            value, pre_activation = score(images, filter_index)
+            value, pre_activation, activations = score(images, goal)
             if method.pass_dead_gradients:
                 # A filter silent on the whole image has zero gradient: follow its pre-activation instead.
                 target = tf.where(value > 0, value, pre_activation)
             else:
                 target = value
             total = tf.reduce_sum(target)
+            if diverse:
+                # In units of the objective's size, so one strength suits shallow and deep layers alike.
+                scale = tf.stop_gradient(tf.reduce_sum(tf.abs(target)))
+                total -= diversity * scale * gram_similarity(activations)
         grad = tape.gradient(total, params)
         if parameterisation.wake_only is not None:
             grad = tf.where((value > 0)[:, None], grad * (1.0 - parameterisation.wake_only), grad)
@@ -107,10 +158,22 @@ def compile_steps(model: LoadedModel, layer: str, method: Method, size: int, obj
         return params, state, value, value > 0
 
     @tf.function
-    def evaluate(images, filter_index):
-        return score(images, filter_index)[0]
+    def evaluate(images, goal):
+        return score(images, goal)[0]
 
-    return CompiledSteps(method, parameterisation.init, step, tf.function(parameterisation.to_image), evaluate)
+    @tf.function
+    def similarity(images):
+        return gram_similarity(activation(probe(to_model_input(images))))
+
+    return CompiledSteps(method, parameterisation.init, step, tf.function(parameterisation.to_image), evaluate,
+                         similarity)
+
+
+def check_objective(objective: str) -> str:
+    """The objective's name, or a plain message listing the choices."""
+    if objective not in OBJECTIVES:
+        raise InputError(f"Unknown objective '{objective}'. Choose one of: {', '.join(OBJECTIVES)}.")
+    return objective
 
 
 class Engine:
@@ -122,78 +185,102 @@ class Engine:
         self._compiled: dict[tuple, CompiledSteps] = {}
         self._lock = threading.Lock()
 
-    def compiled(self, layer: str, method: Method, size: int, objective: str = "channel") -> CompiledSteps:
+    def compiled(self, layer: str, method: Method, size: int, objective: str = "channel",
+                 diverse: bool = False) -> CompiledSteps:
         """The cached compiled steps for this combination (built on first use)."""
-        if objective not in OBJECTIVES:
-            raise InputError(f"Unknown objective '{objective}'. Choose one of: {', '.join(OBJECTIVES)}.")
-        key = (layer, method.name, size, objective)
+        key = (layer, method.name, size, check_objective(objective), diverse)
         with self._lock:
             if key not in self._compiled:
-                self._compiled[key] = compile_steps(self.model, layer, method, size, objective)
+                self._compiled[key] = compile_steps(self.model, layer, method, size, objective, diverse)
             return self._compiled[key]
+
+    def compiled_for(self, settings: Settings) -> CompiledSteps:
+        """The compiled steps these settings run on."""
+        return self.compiled(settings.layer, get_method(settings.method), settings.size, settings.objective,
+                             settings.copies > 1)
 
     def settings(self, layer: str, filters: Sequence[int], method: str = "robust", steps: int | None = None,
                  size: int = 128, learning_rates: Sequence[float] | None = None, seed: int = 0,
-                 objective: str = "channel") -> Settings:
-        """Validate user settings (plain-words InputError on bad input) and fill in method defaults."""
+                 objective: str = "channel", blend_filter: int | None = None, mix: float | Sequence[float] = 0.0,
+                 copies: int = 1, diversity: float = 0.0) -> Settings:
+        """Validate user settings (plain-words InputError on bad input) and fill in method defaults.
+
+        ``blend_filter`` with ``mix`` (one weight, or one per picture: a blend strip) mixes a second filter in;
+        ``copies`` above 1 renders that many different pictures of one filter, pushed apart by ``diversity``.
+        """
         recipe = get_method(method)
         info = self.model.layer(layer)
         checked_filters = validate.check_filters(info, list(filters))
         rates = validate.check_learning_rates(list(learning_rates) if learning_rates else [recipe.default_lr])
         checked_filters, rates = validate.pair_up(checked_filters, rates)
+        mixes = validate.check_blend(info, checked_filters, blend_filter,
+                                     [mix] if isinstance(mix, (int, float)) else list(mix))
+        checked_filters, rates, mixes = validate.spread(checked_filters, rates, mixes)
+        copies = validate.check_copies(copies, len(checked_filters))
+        if copies > 1:
+            checked_filters, rates, mixes = checked_filters * copies, rates * copies, mixes * copies
         return Settings(layer, tuple(checked_filters), recipe.name,
                         validate.check_steps(recipe.default_steps if steps is None else steps),
                         validate.check_size(size, self.model.input_size), tuple(rates), validate.check_seed(seed),
-                        objective)
+                        check_objective(objective), blend_filter, tuple(mixes), copies,
+                        validate.check_diversity(diversity) if copies > 1 else 0.0)
 
-    def run(self, settings: Settings, preview_every: int = 10) -> Iterator[Frame]:
-        """Optimise; yield a Frame after every step (with images every ``preview_every`` steps).
+    def run(self, settings: Settings, preview_every: int = 10, use_cache: bool = True,
+            preview_at: Collection[int] = ()) -> Iterator[Frame]:
+        """Optimise; yield a Frame after every step, with images every ``preview_every`` steps and at the
+        steps in ``preview_at``.
 
-        If every picture is in the disk cache, yield one final frame at once instead.
+        If every picture is in the disk cache (and ``use_cache``), yield one final frame at once instead.
         """
-        cached = self.cached_result(settings)
+        cached = self.cached_result(settings) if use_cache else None
         if cached is not None:
             yield Frame(settings.steps, settings.steps, cached.loss_history, cached.images, cached)
             return
-        for frame in self._optimise(settings, preview_every):
+        for frame in self._optimise(settings, preview_every, preview_at):
             if frame.result is not None:
                 self.store(frame.result)
             yield frame
 
-    def _optimise(self, settings: Settings, preview_every: int) -> Iterator[Frame]:
+    def _optimise(self, settings: Settings, preview_every: int, preview_at: Collection[int]) -> Iterator[Frame]:
         method = get_method(settings.method)
-        compiled = self.compiled(settings.layer, method, settings.size, settings.objective)
+        compiled = self.compiled_for(settings)
         batch = len(settings.filters)
-        # One start image and one transform per step for the whole batch: a picture does not
-        # depend on what else is rendered with it.
-        start = compiled.init(1, np.random.default_rng(settings.seed))
-        params = tf.constant(np.repeat(start, batch, axis=0))
+        params = tf.constant(start_images(compiled, settings))
         state = method.rule.init(params)
-        filter_index = tf.constant(settings.filters, tf.int32)
+        goal = goal_for(settings)
         learning_rate = tf.constant(settings.learning_rates, tf.float32)
+        diversity = tf.constant(settings.diversity, tf.float32)
         awake = tf.ones([batch], tf.bool)
         history: list[np.ndarray] = []
         notes: list[str] = []
         for t in range(1, settings.steps + 1):
-            params, state, value, awake = compiled.step(params, state, filter_index, learning_rate,
-                                                        tf.constant(float(t)),
-                                                        tf.constant([settings.seed, t], tf.int64), awake)
+            params, state, value, awake = compiled.step(params, state, goal, learning_rate, tf.constant(float(t)),
+                                                        tf.constant([settings.seed, t], tf.int64), awake,
+                                                        diversity)
             history.append(value.numpy())
             if t == 1:
                 notes = dead_start_notes(method, settings, history[0])
             last = t == settings.steps
-            images = method.display(compiled.to_image(params).numpy()) if last or t % preview_every == 0 else None
+            preview = last or t % preview_every == 0 or t in preview_at
+            images = method.display(compiled.to_image(params).numpy()) if preview else None
             frame = Frame(t, settings.steps, np.array(history), images)
             if last:
-                frame.result = RenderResult(settings, images, frame.losses,
-                                            self.activation(settings, images), notes)
+                frame.result = RenderResult(settings, images, frame.losses, self.activation(settings, images),
+                                            notes, self.similarity(settings, images))
             yield frame
 
     def _cache_keys(self, settings: Settings) -> list[str]:
         common = dict(layer=settings.layer, method=settings.method, steps=settings.steps, size=settings.size,
                       seed=settings.seed, objective=settings.objective)
-        return [self.cache.key(self.model.fingerprint, filter=f, learning_rate=lr, **common)
-                for f, lr in zip(settings.filters, settings.learning_rates)]
+        # Only non-default extras enter the key, so plain renders keep the keys they always had.
+        extras = [{} for _ in settings.filters]
+        for i, extra in enumerate(extras):
+            if settings.blend_filter is not None:
+                extra.update(blend_filter=settings.blend_filter, mix=settings.mix(i))
+            if settings.copies > 1:
+                extra.update(copies=settings.copies, diversity=settings.diversity, copy=i)
+        return [self.cache.key(self.model.fingerprint, filter=f, learning_rate=lr, **common, **extra)
+                for f, lr, extra in zip(settings.filters, settings.learning_rates, extras)]
 
     def cached_result(self, settings: Settings) -> RenderResult | None:
         """The finished result from the disk cache, if every picture of it is there."""
@@ -202,9 +289,10 @@ class Engine:
         pictures = [self.cache.get(key) for key in self._cache_keys(settings)]
         if any(p is None for p in pictures):
             return None
-        return RenderResult(settings, np.stack([p.image for p in pictures]),
-                            np.stack([p.loss_history for p in pictures], axis=1),
-                            np.array([p.activation for p in pictures], np.float32))
+        images = np.stack([p.image for p in pictures])
+        return RenderResult(settings, images, np.stack([p.loss_history for p in pictures], axis=1),
+                            np.array([p.activation for p in pictures], np.float32),
+                            similarity=self.similarity(settings, images))
 
     def store(self, result: RenderResult) -> None:
         """Save each finished picture to the disk cache (if there is one)."""
@@ -216,9 +304,15 @@ class Engine:
 
     def activation(self, settings: Settings, images: np.ndarray) -> np.ndarray:
         """Mean filter response to the pictures as displayed (uint8), one value per picture."""
-        compiled = self.compiled(settings.layer, get_method(settings.method), settings.size, settings.objective)
         scaled = tf.constant(images.astype(np.float32) / 255.0)
-        return compiled.evaluate(scaled, tf.constant(settings.filters, tf.int32)).numpy()
+        return self.compiled_for(settings).evaluate(scaled, goal_for(settings)).numpy()
+
+    def similarity(self, settings: Settings, images: np.ndarray) -> float | None:
+        """Mean pairwise style similarity of a diversity render's pictures (1 = same style); None otherwise."""
+        if settings.copies == 1:
+            return None
+        scaled = tf.constant(images.astype(np.float32) / 255.0)
+        return float(self.compiled_for(settings).similarity(scaled))
 
     def render(self, settings: Settings) -> RenderResult:
         """Run to the end and return the result."""
@@ -226,6 +320,15 @@ class Engine:
             if frame.result is not None:
                 return frame.result
         raise AssertionError("the loop always ends with a result")
+
+
+def start_images(compiled: CompiledSteps, settings: Settings) -> np.ndarray:
+    """The starting parameters: one random image for the whole batch, so a picture does not depend on what
+    else is rendered with it; copies of a diversity render each start from their own (seed + copy)."""
+    if settings.copies > 1:
+        return np.concatenate([compiled.init(1, np.random.default_rng(settings.seed + i))
+                               for i in range(settings.copies)])
+    return np.repeat(compiled.init(1, np.random.default_rng(settings.seed)), len(settings.filters), axis=0)
 
 
 def dead_start_notes(method: Method, settings: Settings, first_values: np.ndarray) -> list[str]:

@@ -11,6 +11,8 @@ MAX_STEPS = 5000
 MIN_SIZE, MAX_SIZE = 32, 512
 MAX_LEARNING_RATE = 1000.0
 MAX_BATCH = 64
+MIN_COPIES, DEFAULT_COPIES, MAX_COPIES = 2, 4, 8  # pictures of a diversity render
+DEFAULT_DIVERSITY, MAX_DIVERSITY = 1.0, 100.0
 
 
 def check_filters(layer: LayerInfo, filters: Sequence[int]) -> list[int]:
@@ -71,3 +73,56 @@ def pair_up(filters: list[int], rates: list[float]) -> tuple[list[int], list[flo
         raise InputError(f"Give one learning rate, or one per filter ({len(filters)} filters, "
                          f"{len(rates)} learning rates).")
     return filters, rates
+
+
+def check_blend(layer: LayerInfo, filters: Sequence[int], blend_filter: int | None,
+                mixes: Sequence[float]) -> list[float]:
+    """A second filter that exists and differs from the first, with mixes from 0 to 1; returns the mixes
+    (none without a second filter)."""
+    if blend_filter is None:
+        if any(mix != 0 for mix in mixes):
+            raise InputError("A mix needs a second filter to blend with: choose the second filter too.")
+        return []
+    if isinstance(blend_filter, bool) or int(blend_filter) != blend_filter or not 0 <= blend_filter < layer.filters:
+        raise InputError(f"The second filter {blend_filter} does not exist in {layer.name}: "
+                         f"choose a filter from 0 to {layer.filters - 1}.")
+    if blend_filter in filters:
+        raise InputError(f"The second filter must differ from the first (both are {blend_filter}): "
+                         "choose another filter to blend with.")
+    if not mixes:
+        raise InputError("Choose how much of the second filter to mix in (from 0 to 1).")
+    for mix in mixes:
+        if isinstance(mix, bool) or not isinstance(mix, (int, float)) or not 0 <= mix <= 1:
+            raise InputError(f"The mix must be a number from 0 (only the first filter) to 1 (only the second "
+                             f"filter), e.g. 0.5 for half and half (got {mix}).")
+    return [float(mix) for mix in mixes]
+
+
+def spread(filters: list[int], rates: list[float], mixes: list[float]) -> tuple[list[int], list[float], list[float]]:
+    """Pair the pictures' mixes (if any) with their filters and rates: one of either is repeated to match."""
+    if not mixes:
+        return filters, rates, mixes
+    if len(filters) == 1:
+        filters, rates = filters * len(mixes), rates * len(mixes)
+    if len(mixes) == 1:
+        mixes = mixes * len(filters)
+    if len(mixes) != len(filters):
+        raise InputError(f"Give one mix, or one per picture ({len(filters)} pictures, {len(mixes)} mixes).")
+    return filters, rates, mixes
+
+
+def check_copies(copies: int, pictures: int) -> int:
+    """Copies from 1 to MAX_COPIES; copies of more than one picture are not offered."""
+    if isinstance(copies, bool) or int(copies) != copies or not 1 <= copies <= MAX_COPIES:
+        raise InputError(f"Copies must be a whole number from 1 to {MAX_COPIES} (got {copies}).")
+    if copies > 1 and pictures > 1:
+        raise InputError("Different copies are made of one picture: choose one filter, one learning rate "
+                         "and one mix.")
+    return int(copies)
+
+
+def check_diversity(strength: float) -> float:
+    """Diversity strength: a number from 0 to MAX_DIVERSITY."""
+    if isinstance(strength, bool) or not isinstance(strength, (int, float)) or not 0 <= strength <= MAX_DIVERSITY:
+        raise InputError(f"Diversity strength must be a number from 0 to {MAX_DIVERSITY:g} (got {strength}).")
+    return float(strength)

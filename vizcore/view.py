@@ -13,10 +13,11 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 from PIL import Image
 
-from vizcore import metrics
+from vizcore import animation, metrics
 from vizcore.methods import METHODS, Method
 from vizcore.models import LayerInfo, LoadedModel
-from vizcore.render import Frame, RenderResult, Settings
+from vizcore.objectives import OBJECTIVES
+from vizcore.render import Engine, Frame, RenderResult, Settings
 
 LOG = logging.getLogger(__name__)
 
@@ -26,6 +27,8 @@ MAX_ITERATIONS = 1000
 DEFAULT_METHOD = "robust"
 PREVIEW_SECONDS = 0.3  # aim for about this much optimisation between two live pictures
 COMPARE_MAX = 6
+DEFAULT_MIX = 50  # percent of the second filter in a blend
+OBJECTIVE_TITLES = {"channel": "Whole filter (channel)", "neuron": "Centre neuron"}
 
 
 @dataclass(frozen=True)
@@ -38,11 +41,28 @@ class View:
     steps: int
     lr: float
     size: int
+    objective: str = "channel"
+    blend: int | None = None  # a second filter mixed in
+    mix: int = DEFAULT_MIX  # its share, in percent (only with blend)
 
     def to_query(self) -> dict[str, str]:
-        """Query parameters for this view (all values are strings)."""
-        return {"layer": self.layer, "filter": str(self.filter), "method": self.method, "steps": str(self.steps),
-                "lr": f"{self.lr:g}", "size": str(self.size)}
+        """Query parameters for this view (all values are strings); the objective and blend only when used."""
+        query = {"layer": self.layer, "filter": str(self.filter), "method": self.method, "steps": str(self.steps),
+                 "lr": f"{self.lr:g}", "size": str(self.size)}
+        if self.objective != "channel":
+            query["objective"] = self.objective
+        if self.blend is not None:
+            query.update(blend=str(self.blend), mix=str(self.mix))
+        return query
+
+    def settings(self, engine: Engine, filters: Sequence[int] | None = None, rates: Sequence[float] | None = None,
+                 **extra: object) -> Settings:
+        """Engine settings for the view, or for other filters (then without the blend) or learning rates."""
+        if filters is None and self.blend is not None:
+            extra.update(blend_filter=self.blend, mix=self.mix / 100)
+        return engine.settings(self.layer, list(filters) if filters is not None else [self.filter], self.method,
+                               self.steps, self.size, list(rates) if rates else [self.lr],
+                               objective=self.objective, **extra)
 
 
 def picture_sizes(model: LoadedModel) -> tuple[int, ...]:
@@ -110,6 +130,17 @@ def _parse_int(text: str) -> int | None:
     return int(number) if math.isfinite(number) and number == int(number) else None
 
 
+def _filter_in_layer(text: str, layer: str, count: int, role: str) -> tuple[int | None, str]:
+    """The link's filter number clamped into the layer (None if not a number), and what was wrong with it."""
+    number = _parse_int(text)
+    if number is None:
+        return None, f"The link's {role} '{text}' is not a whole number"
+    clamped = min(max(number, 0), count - 1)
+    if clamped != number:
+        return clamped, f"The link asks for {role} {text}, but {layer} has filters 0 to {count - 1}"
+    return clamped, ""
+
+
 def view_from_query(params: Mapping[str, str | Sequence[str]], layers: Sequence[LayerInfo]) -> tuple[View, list[str]]:
     """The view a link asks for; bad values are replaced by the nearest allowed value, each with a warning."""
     view = default_view(layers)
@@ -127,15 +158,11 @@ def view_from_query(params: Mapping[str, str | Sequence[str]], layers: Sequence[
 
     text = _first(params.get("filter"))
     if text is not None:
-        number = _parse_int(text)
-        if number is None:
-            warnings.append(f"The link's filter '{text}' is not a whole number; showing filter 0.")
-        else:
-            clamped = min(max(number, 0), count - 1)
-            if clamped != number:
-                warnings.append(f"The link asks for filter {text}, but {view.layer} has filters 0 to {count - 1}; "
-                                f"showing filter {clamped}.")
-            view = replace(view, filter=clamped)
+        number, problem = _filter_in_layer(text, view.layer, count, "filter")
+        if problem:
+            warnings.append(f"{problem}; showing filter {number or 0}.")
+        if number is not None:
+            view = replace(view, filter=number)
 
     text = _first(params.get("method"))
     if text is not None:
@@ -185,6 +212,36 @@ def view_from_query(params: Mapping[str, str | Sequence[str]], layers: Sequence[
                             f"using {nearest} px.")
             number = nearest
         view = replace(view, size=number)
+    view, more = objective_from_query(params, view, count)
+    return view, warnings + more
+
+
+def objective_from_query(params: Mapping[str, str | Sequence[str]], view: View, count: int) -> tuple[View, list[str]]:
+    """The link's objective, second filter and mix (clamped, with warnings) on top of ``view``."""
+    warnings: list[str] = []
+    text = _first(params.get("objective"))
+    if text is not None:
+        if text.lower() in OBJECTIVES:
+            view = replace(view, objective=text.lower())
+        else:
+            warnings.append(f"The link's objective '{text}' is unknown; using the whole filter. "
+                            f"Objectives: {', '.join(OBJECTIVES)}.")
+    text = _first(params.get("blend"))
+    if text is not None:
+        number, problem = _filter_in_layer(text, view.layer, count, "second filter")
+        if problem:
+            warnings.append(f"{problem}; " + ("showing no blend." if number is None else
+                                               f"blending with filter {number}."))
+        if number is not None:
+            view = replace(view, blend=number)
+    text = _first(params.get("mix"))
+    if text is not None and view.blend is not None:
+        number = _parse_int(text)
+        clamped = DEFAULT_MIX if number is None else min(max(number, 0), 100)
+        if number != clamped:
+            warnings.append(f"The link's mix '{text}' is not a whole percentage from 0 to 100; "
+                            f"using {clamped} %.")
+        view = replace(view, mix=clamped)
     return view, warnings
 
 
@@ -266,6 +323,8 @@ class RunRecord:
     qualities: list[float | None] | None = None
     stop_reason: str = ""
     from_cache: bool = False
+    timeline: list[tuple[int, np.ndarray]] = field(default_factory=list)  # (iteration, pictures) for the animation
+    animation: list[bytes] | None = None  # GIF per picture, made once at the end
 
     @property
     def total(self) -> int:
@@ -277,9 +336,13 @@ class RunRecord:
         if frame.result is not None:
             self.result, self.status = frame.result, "done"
             self.images, self.losses = frame.result.images, frame.result.loss_history
+            self.timeline.append((frame.step, frame.result.images))
             return True
         if frame.images is not None:
             self.images = frame.images
+            self.timeline.append((frame.step, frame.images))
+            if len(self.timeline) > 2 * animation.FRAMES:  # bounded memory on long, fast-drawn runs
+                self.timeline = animation.thin(self.timeline)
             return True
         return False
 
@@ -304,8 +367,18 @@ def png_bytes(image: np.ndarray) -> bytes:
 
 def png_name(settings: Settings, index: int = 0) -> str:
     """A download file name that says what the picture is."""
-    return (f"{settings.layer}_filter{settings.filters[index]}_{settings.method}_{settings.steps}it_"
+    target = f"filter{settings.filters[index]}"
+    if settings.blend_filter is not None:
+        target += f"+{settings.blend_filter}mix{round(100 * settings.mix(index))}"
+    if settings.objective != "channel":
+        target += f"_{settings.objective}"
+    return (f"{settings.layer}_{target}_{settings.method}_{settings.steps}it_"
             f"lr{settings.learning_rates[index]:g}_{settings.size}px.png")
+
+
+def gif_name(settings: Settings, index: int = 0) -> str:
+    """A download file name for the animation: the picture's name, ending .gif."""
+    return png_name(settings, index).removesuffix(".png") + ".gif"
 
 
 def loss_columns(losses: np.ndarray, labels: Sequence[str]) -> dict[str, list]:
@@ -385,3 +458,22 @@ class NaturalReference:
             LOG.exception("Could not score the pictures against natural photos")
             self.failed = True
             return None
+
+
+QUALITY_CAP = 100  # above this, natural photos barely excite the filter and the exact ratio says little
+
+
+def quality_sentence(scores: list[float | None] | None) -> str:
+    """One plain sentence about the "x strongest natural photo" number (or why there is none yet)."""
+    if scores is None:
+        return ("The comparison with ordinary photos is being prepared in the background (about a minute, once "
+                "per model); its number appears here when the page next refreshes.")
+    if scores[0] is None:
+        return ("This filter never responds to the ordinary photos used for comparison, so there is no "
+                "comparison number for it.")
+    if scores[0] > QUALITY_CAP:
+        return (f"**More than {QUALITY_CAP}× the strongest natural photo**: ordinary photos barely make this filter "
+                f"respond at all, while this picture does ({scores[0]:,.0f} times as strongly as the photos that "
+                "excite it most).")
+    return (f"**{scores[0]:.1f}× the strongest natural photo**: this picture makes the filter respond "
+            f"{scores[0]:.1f} times as strongly as the ordinary photos that excite it most (their top 1 %).")

@@ -39,7 +39,8 @@ BROKEN_IMAGES = "images => images.filter(i => !(i.naturalWidth > 0)).map(i => i.
 ALL_LOADED = f"[...document.querySelectorAll('{SHOWN_IMAGES}')].every(i => i.complete && i.naturalWidth > 0)"
 SETTLE_MS = 10_000
 EXCEPTION = '[data-testid="stException"]'
-IMAGES = '[role="tabpanel"]:not([hidden]) [data-testid="stImage"] img'
+IMAGES = ('[role="tabpanel"]:not([hidden]) [data-testid="stImage"]:not([data-testid="stExpander"] *) img')
+# (pictures inside expanders, e.g. the animation, are not the tab's pictures)
 ALERTS = '[data-testid="stAlert"]'
 CHARTS = '[data-testid="stVegaLiteChart"], [data-testid="stArrowVegaLiteChart"], [data-testid="stPlotlyChart"]'
 
@@ -65,6 +66,7 @@ class DashboardServer:
     url: str
     log_path: Path
     started_at: float  # time.perf_counter() just before the process was started
+    cache_dir: Path    # the server's VIZCORE_CACHE (its converted weights, renders and default atlas folder)
 
     def health(self) -> str:
         """The body of /_stcore/health ("ok" when serving), or the reason it could not be read."""
@@ -106,7 +108,7 @@ def start_server(cache_dir: Path, log_path: Path, app: Path = ROOT / "app.py") -
     started = time.perf_counter()
     with open(log_path, "wb") as log:
         process = subprocess.Popen(command, cwd=app.parent, env=env, stdout=log, stderr=subprocess.STDOUT)
-    server = DashboardServer(process, f"http://127.0.0.1:{port}", log_path, started)
+    server = DashboardServer(process, f"http://127.0.0.1:{port}", log_path, started, cache_dir)
     deadline = time.monotonic() + START_TIMEOUT_S
     while time.monotonic() < deadline:
         if process.poll() is not None:

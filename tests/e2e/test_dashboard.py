@@ -45,6 +45,13 @@ def test_generate_shows_live_frames_then_the_result(tab: DashboardTab) -> None:
         tab.button("Download PNG").click()
     with Image.open(download.value.path()) as picture:
         assert (picture.format, picture.size) == ("PNG", (64, 64))
+
+    tab.page.get_by_text("Animation: watch the picture form").click()
+    expect(tab.page.get_by_text("From random start to final picture")).to_be_visible()
+    with tab.page.expect_download() as download:
+        tab.button("Download GIF").click()
+    with Image.open(download.value.path()) as animated:
+        assert animated.format == "GIF" and animated.n_frames >= 3
     tab.assert_clean()
 
 

@@ -1,0 +1,205 @@
+"""The DeepDream tab: a sample photo or the visitor's own, dreamed live with the sidebar's layer or filter.
+
+Streamlit-only; the maths is in ``vizcore.dream``.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import numpy as np
+import streamlit as st
+
+import vizcore
+from dashboard.shared import LOG, engine_for, model_source, reported, ss
+from vizcore import dream as dreams
+from vizcore.photos import read_photo
+from vizcore.view import View, png_bytes
+
+REDRAW_SECONDS = 0.3  # the live picture is redrawn about three times a second
+SIDES = (192, 256, 384, 512, 768)
+SAMPLE, UPLOAD = "A sample photo", "My own photo"
+WHOLE, ONE_FILTER = "layer", "filter"
+
+
+@dataclass
+class DreamRecord:
+    """One dream as the page shows it: live progress while running, then the result (or where it stopped)."""
+
+    settings: dreams.DreamSettings
+    photo_name: str
+    original: np.ndarray
+    status: str = "running"   # running, stopped or done
+    picture: np.ndarray | None = None
+    step: int = 0
+    first_objective: float | None = None
+    stop_reason: str = ""
+
+    def update(self, frame: dreams.DreamFrame) -> None:
+        """Take in a frame of the dream."""
+        self.picture, self.step = frame.picture, frame.step
+        if self.first_objective is None:
+            self.first_objective = frame.objective
+        if frame.final:
+            self.status = "done"
+
+    def interrupted(self, reason: str) -> None:
+        """Mark a dream that ended before its last step."""
+        if self.status == "running":
+            self.status, self.stop_reason = "stopped", reason
+
+    def same_as(self, settings: dreams.DreamSettings, photo_name: str, photo: np.ndarray) -> bool:
+        """True if this dream was made from these settings and this photo."""
+        return (self.settings == settings and self.photo_name == photo_name
+                and self.original.shape == photo.shape and np.array_equal(self.original, photo))
+
+
+@st.cache_resource(show_spinner=False)
+def dream_step(source: str, layer: str) -> dreams.DreamStep:
+    """The compiled dream step of one layer of the shared model, built once for all visitors."""
+    return dreams.compile_dream_step(engine_for(source).model, layer)
+
+
+def request_stop() -> None:
+    record = ss.get("dream")
+    if isinstance(record, DreamRecord):
+        record.interrupted("You pressed Stop.")
+
+
+def chosen_photo(side: int) -> tuple[str, np.ndarray] | None:
+    """The photo to dream on (name, uint8 RGB) from the photo controls, or None (with a message) if there is none."""
+    where = st.radio("Photo", (SAMPLE, UPLOAD), key="dream_source", horizontal=True,
+                     help="Dream on one of the bundled photos, or upload your own JPEG or PNG photo.")
+    if where == SAMPLE:
+        name = st.selectbox("Sample photo", list(dreams.SAMPLE_PHOTOS), key="dream_sample",
+                            format_func=dreams.SAMPLE_PHOTOS.get,
+                            help="A few well-known photos that come with the program.")
+        return dreams.SAMPLE_PHOTOS[name], dreams.sample_photo(name, side)
+    upload = st.file_uploader("Your photo", type=["jpg", "jpeg", "png"], key="dream_upload",
+                              help="A JPEG or PNG photo of at most 20 MB. It is only used on this page and "
+                                   "shrunk to the photo size chosen below.")
+    if upload is None:
+        st.info("Upload a JPEG or PNG photo to dream on.")
+        return None
+    photo = None
+    with reported("reading the photo"):
+        photo = read_photo(upload.getvalue(), upload.name, side)
+    return None if photo is None else (upload.name, photo)
+
+
+def dream_controls(view: View) -> tuple[dreams.DreamSettings, int]:
+    """What to amplify and how strongly; returns the dream settings and the photo size."""
+    what = st.radio("What to amplify", (WHOLE, ONE_FILTER), key="dream_what",
+                    format_func={WHOLE: f"The whole layer {view.layer}",
+                                 ONE_FILTER: f"Filter {view.filter} of {view.layer}"}.get,
+                    help="Change the photo so that everything this layer sees grows stronger (the classic "
+                         "DeepDream look), or only the one filter chosen in the sidebar. Choose the layer and "
+                         "filter in the sidebar.")
+    side = st.selectbox("Photo size", SIDES, index=SIDES.index(dreams.DEFAULT_SIDE), key="dream_side",
+                        format_func=lambda pixels: f"{pixels} px",
+                        help="The photo's longer side is shrunk to this many pixels before dreaming. "
+                             "Smaller is faster; a photo is never enlarged.")
+    left, middle, right = st.columns(3)
+    octaves = left.slider("Octaves", dreams.MIN_OCTAVES, dreams.MAX_OCTAVES, dreams.DEFAULT_OCTAVES,
+                          key="dream_octaves",
+                          help="How many sizes to dream at, from a small copy of the photo up to its full size. "
+                               "More octaves give larger patterns.")
+    steps = middle.slider("Steps per octave", dreams.MIN_STEPS, dreams.MAX_STEPS, dreams.DEFAULT_STEPS,
+                          key="dream_steps",
+                          help="How many small changes to make at each size. More steps give stronger "
+                               "patterns but take longer.")
+    strength = right.slider("Strength", 0.1, 10.0, dreams.DEFAULT_STEP_SIZE, step=0.1, key="dream_strength",
+                            help="How much each step may change the photo (in brightness levels out of 255). "
+                                 "Higher is bolder but noisier.")
+    settings = dreams.DreamSettings(view.layer, None if what == WHOLE else view.filter, octaves,
+                                    steps_per_octave=steps, step_size=round(float(strength), 1))
+    return settings, int(side)
+
+
+def live_dream(engine: vizcore.Engine, settings: dreams.DreamSettings, name: str, photo: np.ndarray,
+               stop: st.delta_generator.DeltaGenerator, progress: st.delta_generator.DeltaGenerator,
+               picture: st.delta_generator.DeltaGenerator) -> None:
+    """Dream, redrawing the picture and progress about three times a second; the record lives in
+    session_state so a Stop or rerun keeps the picture as far as it got."""
+    frames = dreams.dream(engine.model, photo, settings.layer, settings.filter, settings.octaves,
+                          settings.octave_scale, settings.steps_per_octave, settings.step_size, settings.seed,
+                          compiled=dream_step(model_source(), settings.layer))
+    record = ss["dream"] = DreamRecord(settings, name, photo)
+    stop.button("Stop", key="stop_dream", on_click=request_stop, help="Stop now and keep the picture as it is.")
+    bar = progress.progress(0.0, text="Preparing the network for this layer…")
+    started = last_draw = time.perf_counter()
+    try:
+        for frame in frames:  # every draw is a Streamlit call, which is where a Stop or a widget change takes effect
+            record.update(frame)
+            now = time.perf_counter()
+            if not frame.final and now - last_draw >= REDRAW_SECONDS:
+                bar.progress(frame.step / frame.total, text=f"Octave {frame.octave} of {frame.octaves} · "
+                             f"step {frame.step} of {frame.total} · {now - started:.1f} s")
+                picture.image(frame.picture, caption=f"Dreaming: octave {frame.octave} of {frame.octaves}, "
+                              f"step {frame.step} of {frame.total}", width="stretch")
+                last_draw = now
+    except Exception:
+        record.interrupted("It stopped because of an error.")
+        raise
+    finally:  # no Streamlit calls here: this also runs while a rerun unwinds the loop
+        LOG.info("dream %s: %s at step %d of %d after %.1f s", settings.target(), record.status, record.step,
+                 settings.total_steps, time.perf_counter() - started)
+    stop.empty()
+    progress.empty()
+
+
+def show_record(record: DreamRecord, picture: st.delta_generator.DeltaGenerator, current: bool) -> None:
+    """The finished dream with its download, or the picture where it stopped."""
+    s = record.settings
+    if record.status == "done":
+        picture.image(record.picture, width="stretch", caption=f"{s.target()} · {s.octaves} octaves × "
+                      f"{s.steps_per_octave} steps · strength {s.step_size:g}")
+        target = s.layer if s.filter is None else f"{s.layer}-filter{s.filter}"
+        st.download_button("Download PNG", png_bytes(record.picture), file_name=f"dream-{target}.png",
+                           mime="image/png", on_click="ignore", icon=":material/download:",
+                           help="Save the dreamed photo as a PNG file.")
+    else:
+        if record.picture is not None:
+            picture.image(record.picture, width="stretch",
+                          caption=f"Stopped at step {record.step} of {s.total_steps}")
+        st.warning(f"{record.stop_reason} The picture shows how far it got: step {record.step} of "
+                   f"{s.total_steps}. Press **Dream** to start again.")
+    note = None if record.first_objective is None else dreams.nothing_to_amplify(s.filter, record.first_objective)
+    if note:
+        st.info(note)
+    if not current:
+        st.caption("This dream was made with other settings or another photo than the ones chosen now; "
+                   "press **Dream** to dream with the current ones.")
+
+
+def dream_tab(engine: vizcore.Engine, view: View) -> None:
+    """The DeepDream tab."""
+    record = ss.get("dream")
+    if isinstance(record, DreamRecord):
+        record.interrupted("It stopped because a setting was changed (or another tab was opened) while it "
+                           "was running.")
+    st.markdown("**DeepDream** changes a photo, step by step, so that the chosen layer of the network sees more "
+                "of what it looks for: its patterns grow out of the photo. Pick the layer (and filter) in the "
+                "sidebar.")
+    photo_column, settings_column = st.columns(2, gap="large")
+    with settings_column:
+        settings, side = dream_controls(view)
+    with photo_column:
+        chosen = chosen_photo(side)
+    clicked = st.button("Dream", type="primary", disabled=chosen is None,
+                        help="Start dreaming on the photo with these settings. You can watch it and stop at "
+                             "any time.")
+    stop, progress = st.empty(), st.empty()
+    left, right = st.columns(2, gap="large")
+    if chosen is not None:
+        left.image(chosen[1], caption=f"Original: {chosen[0]}", width="stretch")
+    picture = right.empty()
+    if clicked and chosen is not None:
+        with reported("dreaming"):
+            live_dream(engine, settings, *chosen, stop, progress, picture)
+    record = ss.get("dream")
+    if not isinstance(record, DreamRecord):
+        picture.info("Press **Dream** to watch the photo change.")
+        return
+    with right:
+        show_record(record, picture, chosen is not None and record.same_as(settings, *chosen))

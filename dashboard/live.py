@@ -1,0 +1,123 @@
+"""Live rendering shared by the tabs: a render drawn as it forms (pictures, loss curve, progress, Stop),
+its record kept in session_state so a Stop or a rerun keeps the picture as far as it got."""
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import pandas as pd
+import streamlit as st
+
+import vizcore
+from dashboard.shared import LOG, ss, step_clock
+from vizcore.render import Settings
+from vizcore.view import RunRecord, loss_chart_spec, loss_columns, preview_every, timed
+
+REDRAW_SECONDS = 0.3   # the live view (progress, curve) is redrawn at least this often...
+MIN_REDRAW_SECONDS = 0.1  # ...and new pictures are shown at once, but never more often than this
+CHART_HEIGHT = 280
+RESPONSE_AXIS = "Filter response"
+
+
+@dataclass
+class Panel:
+    """Where one render is drawn: Stop button, progress bar, pictures and (optionally) the loss curve."""
+
+    stop: st.delta_generator.DeltaGenerator
+    progress: st.delta_generator.DeltaGenerator
+    pictures: st.delta_generator.DeltaGenerator
+    chart: st.delta_generator.DeltaGenerator | None
+    per_row: int = 1
+    title: str = ""
+
+    def draw_pictures(self, images: Sequence, captions: Sequence[str]) -> None:
+        if len(images) == 1 and self.per_row == 1:
+            self.pictures.image(images[0], caption=captions[0], width="stretch")
+            return
+        with self.pictures.container():
+            for start in range(0, len(images), self.per_row):
+                columns = st.columns(self.per_row)
+                for column, image, caption in zip(columns, images[start:], captions[start:]):
+                    column.image(image, caption=caption, width="stretch")
+
+    def draw_chart(self, losses, labels: Sequence[str], steps: int) -> None:
+        if self.chart is None or losses is None or len(losses) == 0:
+            return
+        self.chart.vega_lite_chart(pd.DataFrame(loss_columns(losses, labels)),
+                                   loss_chart_spec(labels, RESPONSE_AXIS, self.title, steps), height=CHART_HEIGHT)
+
+    def clear_controls(self) -> None:
+        self.stop.empty()
+        self.progress.empty()
+
+
+def request_stop(record_key: str) -> None:
+    record = ss.get(record_key)
+    if isinstance(record, RunRecord):
+        record.interrupted("You pressed Stop.")
+
+
+def live_render(engine: vizcore.Engine, settings: Settings, panel: Panel, record_key: str,
+                labels: Sequence[str]) -> RunRecord:
+    """Optimise, redrawing the pictures, loss curve and progress every few steps; the record lives in
+    session_state so a Stop or rerun keeps the picture as far as it got."""
+    clock = step_clock()
+    every = preview_every(clock.estimate(settings, engine.model.layers), settings.steps)
+    record = RunRecord(settings)
+    ss[record_key] = record
+    panel.stop.button("Stop", key=f"stop_{record_key}", on_click=request_stop, args=(record_key,),
+                      help="Stop now and keep the picture as it is.")
+    bar = panel.progress.progress(0.0, text="Preparing the network for this layer…")
+    durations: list[float] = []
+    started = last_draw = time.perf_counter()
+    pending_pictures = False
+    frames = 0
+    try:
+        # Every draw below is a Streamlit call, which is where a Stop or a widget change takes effect.
+        for frame, seconds in timed(engine.run(settings, preview_every=every)):
+            pending_pictures |= record.update(frame)
+            frames += 1
+            if frame.step > 1:  # the first step also compiles; it says little about the speed
+                durations.append(seconds)
+            if record.status == "done":
+                record.from_cache = frames == 1 and settings.steps > 1  # the engine's disk cache had it
+                break
+            now = time.perf_counter()
+            since = now - last_draw
+            if frame.step == 1 or since >= REDRAW_SECONDS or (pending_pictures and since >= MIN_REDRAW_SECONDS):
+                bar.progress(frame.step / frame.total,
+                             text=f"Iteration {frame.step} of {frame.total} · {now - started:.1f} s")
+                panel.draw_chart(record.losses, labels, settings.steps)
+                if pending_pictures:
+                    panel.draw_pictures(record.images, [f"Iteration {frame.step} of {frame.total}"] * len(labels))
+                    pending_pictures = False
+                last_draw = now
+    except Exception:
+        record.interrupted("It stopped because of an error.")
+        raise
+    finally:  # no Streamlit calls here: this also runs while a rerun unwinds the loop
+        clock.record(settings, engine.model.layers, durations)
+        LOG.info("%s %s filters %s: %s at iteration %d of %d after %.1f s (%.0f ms per step)", record_key,
+                 settings.layer, ",".join(map(str, settings.filters)), record.status, record.step, settings.steps,
+                 time.perf_counter() - started, 1000 * sum(durations) / max(len(durations), 1))
+    panel.clear_controls()
+    return record
+
+
+def show_stopped(panel: Panel, record: RunRecord, labels: Sequence[str]) -> None:
+    """Where a run that did not finish got to: its last pictures (if any) and why it stopped."""
+    if record.images is not None:
+        panel.draw_pictures(record.images, [f"{label} · stopped" for label in labels])
+    stopped_message(record)
+
+
+def stopped_message(record: RunRecord) -> None:
+    st.warning(f"{record.stop_reason} The picture shows how far it got: iteration {record.step} of "
+               f"{record.total}. Press the button again to start over.")
+
+
+def settings_changed_note(record: RunRecord, settings: Settings | None) -> None:
+    if settings is not None and record.settings != settings:
+        st.caption("These pictures were made with other settings than the sidebar shows now; "
+                   "press the button to render the current settings.")

@@ -1,0 +1,50 @@
+"""A precomputed atlas in the real dashboard: the Layer grid shows it at once, sorted, and a tile opens its
+atlas picture in the Single filter tab."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+from harness import ROOT, DashboardServer, DashboardTab
+from playwright.sync_api import expect
+
+pytestmark = pytest.mark.browser
+
+SETTINGS = "method=robust&steps=5&lr=0.05&size=64"
+
+
+def build_atlas(server: DashboardServer) -> None:
+    """Every block1_conv1 filter at 5 iterations, 64 px, with the real command line, where the server looks."""
+    done = subprocess.run(
+        [sys.executable, "-m", "vizcore", "atlas", "--model", "hed-vgg16", "--layers", "block1_conv1",
+         "--steps", "5", "--size", "64", "--no-quality", "--out", str(server.cache_dir / "atlas")],
+        env={**os.environ, "VIZCORE_CACHE": str(server.cache_dir)}, cwd=ROOT, capture_output=True, text=True,
+        timeout=600)
+    assert done.returncode == 0, done.stderr
+
+
+def test_the_layer_grid_browses_an_atlas_and_opens_its_pictures(tab: DashboardTab, dashboard: DashboardServer):
+    build_atlas(dashboard)
+    tab.open(f"?layer=block1_conv1&filter=0&{SETTINGS}")
+    with tab.rerun():
+        tab.page.get_by_role("tab", name="Layer grid").click()
+    expect(tab.page.get_by_text("Shown at once from a precomputed atlas (64 of 64 filters)")).to_be_visible()
+    expect(tab.images()).to_have_count(16)
+    expect(tab.button("Render this page")).to_have_count(0)
+
+    tab.choose("Sort by", "Activation")
+    first = tab.page.get_by_role("button", name="Open filter").first
+    number = int(first.inner_text().split()[-1])
+    with tab.rerun():
+        first.click()
+
+    expect(tab.page.get_by_text(f"Opened filter {number} of block1_conv1 from the atlas")).to_be_visible()
+    expect(tab.page.get_by_text(f"block1_conv1 filter {number} · Robust · 5 iterations")).to_be_visible()
+    expect(tab.page.get_by_text("From the precomputed atlas")).to_be_visible()
+    with tab.page.expect_download() as download:
+        tab.button("Download PNG").click()
+    atlas_png = next((dashboard.cache_dir / "atlas").glob(f"*/block1_conv1/{number}.png"))
+    assert download.value.path().read_bytes() == atlas_png.read_bytes()
+    tab.assert_clean()

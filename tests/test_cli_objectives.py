@@ -1,0 +1,77 @@
+"""The command line's objectives on the offline VGG16: --objective neuron, --blend/--mix and `vizcore diversity`
+(real subprocess runs), and their bad input in-process (exit code 2, one plain `error:` line, no file)."""
+import json
+from pathlib import Path
+
+import pytest
+import test_cli
+from PIL import Image
+from test_cli import FAST, assert_bad_input, run_cli
+
+from vizcore import cli
+from vizcore.validate import DEFAULT_DIVERSITY
+
+pytestmark = pytest.mark.slow
+cache_folder = test_cli.cache_folder  # the same session fixture: weights convert only once
+
+
+def render_args(out: Path, *extra: str) -> list[str]:
+    return ["render", "--layer", "block1_conv1", "--filter", "3", *FAST, "--out", str(out), *extra]
+
+
+def diversity_args(out: Path, *extra: str) -> list[str]:
+    return ["diversity", "--layer", "block1_conv1", "--filter", "3", *FAST, "--out", str(out), *extra]
+
+
+@pytest.mark.parametrize("args, words", [
+    (lambda out: render_args(out, "--blend", "5", "--mix", "1.5"), ["mix must be a number from 0", "1.5"]),
+    (lambda out: render_args(out, "--blend", "3"), ["second filter must differ from the first"]),
+    (lambda out: render_args(out, "--blend", "64"), ["second filter 64 does not exist", "0 to 63"]),
+    (lambda out: render_args(out, "--mix", "0.5"), ["mix needs a second filter"]),
+    (lambda out: diversity_args(out, "--copies", "1"), ["--copies must be from 2 to 8", "got 1"]),
+    (lambda out: diversity_args(out, "--copies", "9"), ["--copies must be from 2 to 8"]),
+    (lambda out: diversity_args(out, "--strength", "-1"), ["Diversity strength", "from 0 to 100"]),
+])
+def test_bad_blend_and_diversity_options_fail_with_a_plain_message(cache_folder, tmp_path, capsys, args, words):
+    out = tmp_path / "x.png"
+    code = cli.main(args(out))
+    assert_bad_input(code, capsys.readouterr().err, *words)
+    assert not out.exists()
+
+
+def test_unknown_objective_is_an_argparse_usage_error(tmp_path, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(render_args(tmp_path / "x.png", "--objective", "fun"))
+    assert exit_info.value.code == 2
+    assert "invalid choice: 'fun'" in capsys.readouterr().err
+
+
+def test_render_a_blend_of_two_centre_neurons(cache_folder, tmp_path):
+    out = tmp_path / "blend.png"
+    done = run_cli("render", "--layer", "block1_conv1", "--filter", "12", "--blend", "40", "--mix", "0.25",
+                   "--objective", "neuron", *FAST, "--out", str(out), "--json", "--no-cache", cache=cache_folder)
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    assert (report["objective"], report["filter"], report["blend_filter"], report["mix"]) == ("neuron", 12, 40, 0.25)
+    assert "block1_conv1 filter 12 + filter 40 (75/25) · centre neuron | robust" in done.stderr
+    assert Image.open(out).size == (64, 64)
+
+
+def test_grid_takes_the_neuron_objective(cache_folder, tmp_path):
+    out = tmp_path / "grid.png"
+    done = run_cli("grid", "--layer", "block1_conv1", "--filters", "0-1", "--objective", "neuron", *FAST,
+                   "--out", str(out), "--no-cache", cache=cache_folder)
+    assert done.returncode == 0, done.stderr
+    assert "block1_conv1 2 filters | robust" in done.stdout
+
+
+def test_diversity_writes_one_row_and_prints_each_activation(cache_folder, tmp_path):
+    out = tmp_path / "row.png"
+    done = run_cli(*diversity_args(out, "--copies", "3", "--no-cache"), cache=cache_folder)
+    assert done.returncode == 0, done.stderr
+    margin, label = cli.GRID_MARGIN, cli.GRID_LABEL_HEIGHT
+    assert Image.open(out).size == (margin + 3 * (64 + margin), 64 + label + 2 * margin)
+    activations = [float(line.split()[-1]) for line in done.stdout.splitlines() if " activation " in line]
+    assert len(activations) == 3 and all(value > 0 for value in activations)
+    assert (f"block1_conv1 filter 3 x3 | robust | weights hed-vgg16 | diversity {DEFAULT_DIVERSITY:g} | "
+            "style similarity 0.") in done.stdout
