@@ -1,5 +1,5 @@
 """The dashboard's "Use your own model" with Streamlit's AppTest: real uploads, a real child-process inspection,
-and every tab on the uploaded model (tiny, so each render takes a moment). Set-up and helpers come from test_app."""
+and every tab on the uploaded model (tiny, so each render or dream takes a moment). Set-up and helpers: test_app."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -57,8 +57,19 @@ def test_an_uploaded_model_is_used_by_every_tab_until_back_to_vgg16(folder):
     at.run()
     button(at, "Render this page").click().run()
     assert at.session_state["grid"].result.images.shape == (6, 64, 64, 3)  # conv_b's 6 filters on one page
+
+    at.session_state["tab"] = "Diversity"
+    at.run()
+    button(at, "Render copies").click().run()
+    assert at.session_state["diversity"].status == "done"
+
+    at.session_state["tab"] = "DeepDream"
+    at.run()
+    button(at, "Dream").click().run()
+    assert at.session_state["dream"].status == "done"
     assert not at.exception and not at.error
 
+    at.session_state["tab"] = "Layer grid"
     button(at, "Back to VGG16").click().run()
     assert layer_names(at)[0] == "block1_conv1"
     assert any("HED-VGG16" in caption.value for caption in at.sidebar.caption)
