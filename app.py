@@ -20,6 +20,7 @@ from dashboard.examples import photo_examples
 from dashboard.live import Panel, live_render, settings_changed_note, show_stopped, stopped_message
 from dashboard.objectives import objective_controls, objective_state
 from dashboard.shared import engine_or_stop, model_source, natural_reference, reported, ss, step_clock
+from dashboard.uploads import own_model_panel
 from vizcore.atlas import Atlas, AtlasParameters, atlas_root, find_atlas
 from vizcore.methods import METHODS
 from vizcore.render import Settings
@@ -27,13 +28,13 @@ from vizcore.view import (
     COMPARE_MAX,
     MAX_ITERATIONS,
     QUALITY_CAP,
-    SIZES,
     RunRecord,
     View,
     compare_defaults,
     lr_choices,
     lr_decimals,
     lr_step,
+    picture_sizes,
     png_bytes,
     png_name,
     quality_sentence,
@@ -82,6 +83,8 @@ def sidebar(model: vizcore.LoadedModel) -> tuple[View, bool]:
     bar = st.sidebar
     bar.header("Settings")
     counts = {info.name: info.filters for info in model.layers}
+    if ss.get("layer") not in counts:  # another model was chosen: start at its first layer
+        ss["layer"] = model.layers[0].name
     layer = bar.selectbox(
         "Layer", list(counts), key="layer", format_func=lambda name: f"{name} ({counts[name]} filters)",
         help="Where in the network to look. block1 layers react to edges and colours; each later block "
@@ -112,8 +115,11 @@ def sidebar(model: vizcore.LoadedModel) -> tuple[View, bool]:
         "Learning rate", lo, hi, step=lr_step(recipe), key=lr_key, format=f"%.{lr_decimals(recipe)}f",
         help=f"How big each improvement step is. Too small: the picture barely changes; too large: it becomes "
              f"noisy or unstable. The {recipe.title} method works well around {recipe.default_lr:g}.")
+    sizes = picture_sizes(model)
+    if ss.get("size") not in sizes:  # a model that takes one size only, or back from one
+        ss["size"] = min(sizes, key=lambda size: abs(size - ss.get("size", sizes[0])))
     size = bar.selectbox(
-        "Image size", SIZES, key="size",
+        "Image size", sizes, key="size",
         help="Width and height of the picture, in pixels. Smaller pictures are made faster; deep layers "
              "show more of their patterns in larger pictures.")
     generate = bar.button("Generate", key="generate", type="primary", width="stretch", on_click=show_tab,
@@ -456,6 +462,7 @@ def main() -> None:
     warnings = restore_view(engine.model.layers)
     mark_interrupted_runs()
     view, generate = sidebar(engine.model)
+    own_model_panel(engine.model)
     share_view(view)
     st.title("Filter Explorer")
     st.caption("What does each filter of an image-recognition network look for? Pick a layer and a filter, "

@@ -11,7 +11,7 @@ import numpy as np
 import streamlit as st
 
 import vizcore
-from dashboard.shared import LOG, load_engine, model_source, reported, ss
+from dashboard.shared import LOG, engine_for, model_source, reported, ss
 from vizcore import dream as dreams
 from vizcore.photos import read_photo
 from vizcore.view import View, png_bytes
@@ -57,7 +57,7 @@ class DreamRecord:
 @st.cache_resource(show_spinner=False)
 def dream_step(source: str, layer: str) -> dreams.DreamStep:
     """The compiled dream step of one layer of the shared model, built once for all visitors."""
-    return dreams.compile_dream_step(load_engine(source).model, layer)
+    return dreams.compile_dream_step(engine_for(source).model, layer)
 
 
 def request_stop() -> None:

@@ -12,6 +12,7 @@ from collections.abc import Iterator
 import streamlit as st
 
 import vizcore
+from vizcore import uploads
 from vizcore.cache import RenderCache
 from vizcore.view import NaturalReference, StepClock
 
@@ -24,6 +25,7 @@ if not LOG.handlers:  # the script re-runs on every interaction; configure the l
     LOG.propagate = False
 
 ss = st.session_state
+UPLOAD_SOURCE = "upload"
 
 
 # ---------------------------------------------------------------- shared resources (all visitors)
@@ -32,6 +34,22 @@ ss = st.session_state
 def load_engine(source: str) -> vizcore.Engine:
     """The model, its compiled steps and the disk cache of finished pictures; thread-safe, shared."""
     return vizcore.Engine(vizcore.load_model(source), RenderCache())
+
+
+@st.cache_resource(show_spinner="Loading your model…", max_entries=4)
+def load_uploaded_engine(sha256: str, preprocessing: str, _file_name: str = "") -> vizcore.Engine:
+    """An uploaded model file (checked in a separate process first), by its SHA-256 and preprocessing; shared."""
+    path = uploads.uploads_dir() / f"{sha256}.keras"
+    return vizcore.Engine(uploads.load_model_file(path, preprocessing, _file_name or None), RenderCache())
+
+
+def engine_for(source: str) -> vizcore.Engine:
+    """The engine of a model source: the server's VGG16 weights, or an upload ("upload:<sha256>:<preprocessing>")."""
+    kind, _, upload = source.partition(":")
+    if kind == UPLOAD_SOURCE:
+        sha256, _, preprocessing = upload.partition(":")
+        return load_uploaded_engine(sha256, preprocessing, ss.get("model_file_name", ""))
+    return load_engine(source)
 
 
 @st.cache_resource
@@ -43,16 +61,23 @@ def step_clock() -> StepClock:
 @st.cache_resource
 def natural_reference(source: str) -> NaturalReference:
     """The "x strongest natural photo" scorer, prepared in the background on first use."""
-    return NaturalReference(load_engine(source).model)
+    return NaturalReference(engine_for(source).model)
 
 
 def model_source() -> str:
-    return os.environ.get("VIZCORE_MODEL", "auto")
+    """The model this session uses: its uploaded model if it chose one, else the server's VGG16 weights."""
+    return ss.get("model_source") or os.environ.get("VIZCORE_MODEL", "auto")
 
 
 def engine_or_stop() -> vizcore.Engine:
-    """The shared engine, or a plain error with what to do (and the page stops there)."""
+    """The session's engine, or a plain error with what to do (and the page stops there)."""
     try:
+        if ss.get("model_source"):
+            try:
+                return engine_for(model_source())
+            except vizcore.VizError as error:  # e.g. the stored upload was removed: back to VGG16
+                del ss["model_source"]
+                st.error(f"Your model could not be loaded, so VGG16 is in use again. {error}")
         return load_engine(model_source())
     except vizcore.VizError as error:
         st.error(f"The model could not be loaded. {error}\n\n**What to do:** start the page with the offline "

@@ -67,7 +67,7 @@ def test_first_visit_shows_every_control_and_the_weights_in_use() -> None:
     for label in ("Filter", "Iterations", "Learning rate", "Image size", "Layer", "Method"):
         widgets = [w for w in at.sidebar if getattr(w, "label", None) == label]
         assert widgets and widgets[0].help, f"{label} needs plain-words help"
-    assert [b.label for b in at.sidebar.button] == ["Random filter", "Generate"]
+    assert [b.label for b in at.sidebar.button] == ["Random filter", "Generate", "Use this model"]
     assert any("HED-VGG16" in caption.value for caption in at.sidebar.caption)
     assert [tab.label for tab in at.tabs] == ["Single filter", "Compare learning rates", "Diversity", "Layer grid",
                                              "DeepDream", "About"]

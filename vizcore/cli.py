@@ -30,14 +30,16 @@ from vizcore.cache import RenderCache
 from vizcore.errors import InputError, VizError
 from vizcore.methods import METHODS, get_method
 from vizcore.metrics import quality_score, reference_path
-from vizcore.models import LayerInfo, LoadedModel, load_model
+from vizcore.models import PREPROCESSING, LayerInfo, LoadedModel, load_model
 from vizcore.objectives import OBJECTIVES
 from vizcore.render import Engine, RenderResult, Settings, target_words
+from vizcore.uploads import load_model_file
 
 EXIT_BAD_INPUT = 2
 EXIT_INTERRUPTED = 130
 MODEL_CHOICES = ("auto", "imagenet", "hed-vgg16")
 GRID_MARGIN, GRID_LABEL_HEIGHT = 4, 12
+DEFAULT_SIZE = 128
 
 
 # ---------------------------------------------------------------- progress
@@ -127,7 +129,8 @@ def check_numbers(args: argparse.Namespace) -> None:
     get_method(args.method)
     if args.steps is not None:
         validate.check_steps(args.steps)
-    validate.check_size(args.size)
+    if args.size is not None:  # None: the model's own size, known once it is loaded
+        validate.check_size(args.size)
     if args.lr is not None:
         validate.check_learning_rates([args.lr])
     validate.check_seed(args.seed)
@@ -189,8 +192,20 @@ def named_model(source: str) -> LoadedModel:
 
 
 def open_model(args: argparse.Namespace) -> LoadedModel:
-    """The model chosen by --model / --weights."""
-    return load_model(weights_path=args.weights) if args.weights else named_model(args.model)
+    """The model chosen by --model-file / --weights / --model; an unset --size becomes the model's own size."""
+    model = model_factory(args)()
+    if getattr(args, "size", DEFAULT_SIZE) is None:
+        args.size = model.input_size or DEFAULT_SIZE
+    return model
+
+
+def model_factory(args: argparse.Namespace) -> functools.partial:
+    """A picklable function that loads the chosen model (for this process or for Ray workers)."""
+    if args.model_file:  # checked in a child process first, then loaded with Keras's safe mode
+        return functools.partial(load_model_file, args.model_file, args.preprocess)
+    if args.weights:
+        return functools.partial(load_model, weights_path=args.weights)
+    return functools.partial(named_model, args.model)
 
 
 def open_engine(args: argparse.Namespace) -> Engine:
@@ -400,7 +415,7 @@ def run_atlas(args: argparse.Namespace) -> int:
         bar.detail = layer_counts(counts)
         bar.update(sum(done for done, _ in counts.values()))
 
-    workers = (atlas.ray_renderer(args.ray, functools.partial(load_model, args.model, args.weights), model.fingerprint)
+    workers = (atlas.ray_renderer(args.ray, model_factory(args), model.fingerprint)
                if args.ray else contextlib.nullcontext(atlas.local_renderer(engine)))
     try:
         with workers as renderer:
@@ -519,8 +534,9 @@ def add_picture_options(group: argparse._ArgumentGroup) -> None:
                        help="robust: clean Lucid-style pictures (default); classic: the original notebook's loop")
     group.add_argument("--steps", type=int, help=f"iterations, 1-{validate.MAX_STEPS} "
                        f"(default: the method's: {method_defaults('default_steps')})")
-    group.add_argument("--size", type=int, default=128,
-                       help=f"picture size in pixels, {validate.MIN_SIZE}-{validate.MAX_SIZE} (default 128)")
+    group.add_argument("--size", type=int,
+                       help=f"picture size in pixels, {validate.MIN_SIZE}-{validate.MAX_SIZE} (default "
+                       f"{DEFAULT_SIZE}, or the model's own size if it takes only one)")
     group.add_argument("--lr", type=float,
                        help=f"learning rate (default: the method's: {method_defaults('default_lr')})")
     group.add_argument("--seed", type=int, default=0, help="random seed of the start image and transforms (default 0)")
@@ -534,6 +550,12 @@ def build_parser() -> argparse.ArgumentParser:
                        help="weights to use: auto = ImageNet if reachable, else the offline hed-vgg16 (default)")
     group.add_argument("--weights", metavar="PATH", help="a local VGG16 weights file (.weights.h5 or .h5); "
                        "overrides --model")
+    group.add_argument("--model-file", metavar="PATH.keras", help="your own Keras 3 model file (.keras); it is "
+                       "checked in a separate process first (no Lambda layers, no custom objects); overrides "
+                       "--model and --weights")
+    group.add_argument("--preprocess", choices=list(PREPROCESSING), default="none",
+                       help="what your model expects as input (with --model-file): " + "; ".join(
+                           p.description for p in PREPROCESSING.values()) + " (default none)")
 
     render_options = argparse.ArgumentParser(add_help=False)
     group = render_options.add_argument_group("rendering")

@@ -68,6 +68,13 @@ def reference_path(model: LoadedModel) -> Path:
                           f"{CROP_COUNT}x{CROP_SIZE}-seed{CROP_SEED}.npz")
 
 
+def model_sized(model: LoadedModel, images: tf.Tensor) -> tf.Tensor:
+    """Pictures resized to the model's own input size if it takes only one size (else unchanged)."""
+    if model.input_size is None:
+        return images
+    return tf.image.resize(images, [model.input_size, model.input_size], method="bilinear", antialias=True)
+
+
 def compute_natural_reference(model: LoadedModel) -> dict[str, np.ndarray]:
     """Per conv layer, the 99th percentile over the crops of each filter's mean (post-ReLU) activation."""
     keras_model = model.keras_model
@@ -76,7 +83,7 @@ def compute_natural_reference(model: LoadedModel) -> dict[str, np.ndarray]:
 
     @tf.function
     def spatial_means(crops: tf.Tensor) -> list[tf.Tensor]:
-        outputs = features(model.preprocess(crops))
+        outputs = features(model.preprocess(model_sized(model, crops)))
         outputs = outputs if isinstance(outputs, (list, tuple)) else [outputs]
         return [tf.reduce_mean(output, axis=[1, 2]) for output in outputs]
 
@@ -164,7 +171,8 @@ def channel_means(model: LoadedModel, layer: str) -> Callable[[tf.Tensor], tf.Te
 
             @tf.function(input_signature=[tf.TensorSpec([QUALITY_SIZE, QUALITY_SIZE, 3], tf.float32)])
             def means(image: tf.Tensor) -> tf.Tensor:
-                return tf.reduce_mean(features(model.preprocess(transformed_copies(image))), axis=[0, 1, 2])
+                copies = model_sized(model, transformed_copies(image))
+                return tf.reduce_mean(features(model.preprocess(copies)), axis=[0, 1, 2])
 
             _channel_means[key] = means
         return _channel_means[key]

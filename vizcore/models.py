@@ -21,6 +21,8 @@ VGG16_CONV_LAYERS = tuple(
     f"block{block}_conv{conv}" for block, convs in ((1, 2), (2, 2), (3, 3), (4, 3), (5, 3))
     for conv in range(1, convs + 1))
 CAFFE_BGR_MEAN = (103.939, 116.779, 123.68)
+IMAGENET_RGB_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_RGB_STD = (0.229, 0.224, 0.225)
 IMAGENET_HOST = ("storage.googleapis.com", 443)
 IMAGENET_FILE = "vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5"
 
@@ -49,6 +51,7 @@ class LoadedModel:
     preprocess: Callable[[tf.Tensor], tf.Tensor]  # 0-255 RGB -> model input
     notice: str | None = None  # why a fallback was chosen
     layers: list[LayerInfo] = field(default_factory=list)
+    input_size: int | None = None  # the only picture size the model takes, or None for any size
     _probes: dict[str, Callable] = field(default_factory=dict, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
@@ -75,6 +78,50 @@ class LoadedModel:
 def caffe_preprocess(rgb_0_255: tf.Tensor) -> tf.Tensor:
     """VGG16's ``preprocess_input`` in graph form: RGB -> BGR, minus the ImageNet channel means."""
     return rgb_0_255[..., ::-1] - tf.constant(CAFFE_BGR_MEAN, dtype=rgb_0_255.dtype)
+
+
+def torch_preprocess(rgb_0_255: tf.Tensor) -> tf.Tensor:
+    """PyTorch/torchvision convention: 0-1 RGB, minus the ImageNet mean, divided by its standard deviation."""
+    mean = tf.constant(IMAGENET_RGB_MEAN, dtype=rgb_0_255.dtype)
+    std = tf.constant(IMAGENET_RGB_STD, dtype=rgb_0_255.dtype)
+    return (rgb_0_255 / 255.0 - mean) / std
+
+
+def tf_preprocess(rgb_0_255: tf.Tensor) -> tf.Tensor:
+    """TensorFlow/Inception convention: RGB scaled to [-1, 1]."""
+    return rgb_0_255 / 127.5 - 1.0
+
+
+def no_preprocess(rgb_0_255: tf.Tensor) -> tf.Tensor:
+    """The picture as it is: RGB floats from 0 to 255 (for models that scale their input themselves)."""
+    return rgb_0_255
+
+
+@dataclass(frozen=True)
+class Preprocessing:
+    """One input convention a model may expect: a name, plain words for the UI, and the function."""
+
+    name: str
+    description: str
+    apply: Callable[[tf.Tensor], tf.Tensor]
+
+
+PREPROCESSING: dict[str, Preprocessing] = {p.name: p for p in (
+    Preprocessing("none", "none: RGB values 0-255 as they are (the model rescales its input itself)", no_preprocess),
+    Preprocessing("caffe", "caffe: BGR, minus the ImageNet mean per channel (Keras VGG16, ResNet50)",
+                  caffe_preprocess),
+    Preprocessing("torch", "torch: RGB 0-1, minus the ImageNet mean, divided by its standard deviation "
+                  "(PyTorch models, Keras DenseNet)", torch_preprocess),
+    Preprocessing("tf", "tf: RGB scaled to -1...1 (Keras MobileNet, Inception, Xception)", tf_preprocess),
+)}
+
+
+def get_preprocessing(name: str) -> Preprocessing:
+    """Look a preprocessing convention up by name, with a plain message if it does not exist."""
+    try:
+        return PREPROCESSING[name.lower()]
+    except KeyError:
+        raise InputError(f"Unknown preprocessing '{name}'. Choose one of: {', '.join(PREPROCESSING)}.") from None
 
 
 def conv_catalog(model: keras.Model) -> list[LayerInfo]:

@@ -221,7 +221,7 @@ class Engine:
             checked_filters, rates, mixes = checked_filters * copies, rates * copies, mixes * copies
         return Settings(layer, tuple(checked_filters), recipe.name,
                         validate.check_steps(recipe.default_steps if steps is None else steps),
-                        validate.check_size(size), tuple(rates), validate.check_seed(seed),
+                        validate.check_size(size, self.model.input_size), tuple(rates), validate.check_seed(seed),
                         check_objective(objective), blend_filter, tuple(mixes), copies,
                         validate.check_diversity(diversity) if copies > 1 else 0.0)
 

@@ -35,10 +35,13 @@ def check_steps(steps: int) -> int:
     return int(steps)
 
 
-def check_size(size: int) -> int:
-    """Picture size in pixels between MIN_SIZE and MAX_SIZE."""
+def check_size(size: int, fixed: int | None = None) -> int:
+    """Picture size in pixels between MIN_SIZE and MAX_SIZE; exactly ``fixed`` if the model takes only that size."""
     if isinstance(size, bool) or int(size) != size or not MIN_SIZE <= size <= MAX_SIZE:
         raise InputError(f"Image size must be from {MIN_SIZE} to {MAX_SIZE} pixels (got {size}).")
+    if fixed is not None and size != fixed:
+        raise InputError(f"This model only takes pictures of {fixed} x {fixed} pixels: choose image size {fixed} "
+                         f"(got {size}).")
     return int(size)
 
 

@@ -65,6 +65,11 @@ class View:
                                objective=self.objective, **extra)
 
 
+def picture_sizes(model: LoadedModel) -> tuple[int, ...]:
+    """The image sizes the page offers for this model: its own size if it takes only one, else SIZES."""
+    return SIZES if model.input_size is None else (model.input_size,)
+
+
 def lr_step(method: Method) -> float:
     """The learning-rate slider's step: its lower bound (0.005 for Robust, 0.1 for Classic)."""
     return method.lr_range[0]

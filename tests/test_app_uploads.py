@@ -1,0 +1,90 @@
+"""The dashboard's "Use your own model" with Streamlit's AppTest: real uploads, a real child-process inspection,
+and every tab on the uploaded model (tiny, so each render or dream takes a moment). Set-up and helpers: test_app."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from model_files import pickle_renamed, save_tiny
+from streamlit.testing.v1 import AppTest
+from test_app import button, offline_model, start  # noqa: F401  (offline_model: the same offline setup)
+
+
+@pytest.fixture(scope="module")
+def folder(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("model-files")
+
+
+def upload(at: AppTest, path: Path, preprocessing: str = "none") -> AppTest:
+    """Upload a file in the sidebar, choose the preprocessing and press "Use this model"."""
+    at.file_uploader(key="model_upload").set_value((path.name, path.read_bytes(), "application/octet-stream")).run()
+    at.selectbox(key="model_preprocessing").set_value(preprocessing).run()
+    button(at, "Use this model").click().run()
+    assert not at.exception
+    return at
+
+
+def layer_names(at: AppTest) -> list[str]:
+    return [option.split(" ")[0] for option in at.selectbox(key="layer").options]
+
+
+def test_an_uploaded_model_is_used_by_every_tab_until_back_to_vgg16(folder):
+    at = upload(start(), save_tiny(folder / "tiny.keras"))
+    assert not at.error
+    assert layer_names(at) == ["conv_a", "conv_b"]
+    assert any("Your model tiny.keras" in caption.value and "preprocessing none" in caption.value
+               for caption in at.sidebar.caption)
+    assert any("2 conv layers" in message.value for message in at.sidebar.success)
+    assert at.selectbox(key="model_preprocessing").help and at.file_uploader(key="model_upload").help
+
+    at.selectbox(key="layer").set_value("conv_b").run()
+    at.number_input(key="filter").set_value(5).run()
+    at.slider(key="steps").set_value(4).run()
+    at.selectbox(key="size").set_value(64).run()
+    button(at, "Generate").click().run()
+    single = at.session_state["single"]
+    assert single.status == "done" and single.result.images.shape == (1, 64, 64, 3)
+    assert single.settings.layer == "conv_b"
+
+    at.session_state["tab"] = "Compare learning rates"
+    at.run()
+    button(at, "Compare").click().run()
+    compare = at.session_state["compare"]
+    assert compare.status == "done" and compare.result.images.shape[1:] == (64, 64, 3)
+    assert len(compare.result.images) == len(compare.settings.learning_rates) >= 2
+
+    at.session_state["tab"] = "Layer grid"
+    at.run()
+    button(at, "Render this page").click().run()
+    assert at.session_state["grid"].result.images.shape == (6, 64, 64, 3)  # conv_b's 6 filters on one page
+
+    at.session_state["tab"] = "Diversity"
+    at.run()
+    button(at, "Render copies").click().run()
+    assert at.session_state["diversity"].status == "done"
+
+    at.session_state["tab"] = "DeepDream"
+    at.run()
+    button(at, "Dream").click().run()
+    assert at.session_state["dream"].status == "done"
+    assert not at.exception and not at.error
+
+    at.session_state["tab"] = "Layer grid"
+    button(at, "Back to VGG16").click().run()
+    assert layer_names(at)[0] == "block1_conv1"
+    assert any("HED-VGG16" in caption.value for caption in at.sidebar.caption)
+    labels = [b.label for b in at.button]
+    assert "Render this page" in labels and "Back to VGG16" not in labels  # the tiny model's grid is gone
+
+
+def test_a_bad_upload_shows_a_plain_message_and_a_fixed_size_model_offers_only_its_size(folder):
+    at = upload(start(), pickle_renamed(folder / "weights.keras"))
+    assert len(at.error) == 1 and "weights.keras is a pickle" in at.error[0].value
+    assert layer_names(at)[0] == "block1_conv1"  # still VGG16
+
+    at = upload(at, save_tiny(folder / "fixed48.keras", input_size=48), preprocessing="tf")
+    assert not at.error
+    assert at.selectbox(key="size").options == ["48"] and at.selectbox(key="size").value == 48
+    at.slider(key="steps").set_value(3).run()
+    button(at, "Generate").click().run()
+    assert at.session_state["single"].result.images.shape == (1, 48, 48, 3)
