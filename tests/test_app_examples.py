@@ -1,5 +1,5 @@
 """The Single filter tab's "Photos that excite this filter" section with Streamlit's AppTest, on the real
-offline VGG16 (uploads are not supported by AppTest: tests/e2e/test_examples.py covers them)."""
+offline VGG16 (uploads are not supported by AppTest: tests/e2e/test_browser_examples.py covers them)."""
 from __future__ import annotations
 
 import re
