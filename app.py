@@ -441,6 +441,15 @@ Each layer looks at a larger part of the picture than the one before:
         st.markdown(f"- **{recipe.title}**: {recipe.description}")
     st.markdown(
         """
+### More ways to look at a filter
+- **Animation** (under a finished picture): the picture forming, from noise to the end, as a GIF.
+- **Photos that excite this filter** (under the picture): the places in real photos where the filter
+  responds most, and heat maps of where it fires. Add your own photos to see what it finds in them.
+- **Objective** and **Blend with another filter** (sidebar): the centre neuron only, or a mix of two filters.
+- **Diversity**: several different pictures of one filter at once: one filter can respond to several patterns.
+- **DeepDream**: a photo changed so that a layer (or a filter) sees more of what it looks for.
+- **Use your own model** (sidebar): the same tools on your own Keras model.
+
 ### The "× the strongest natural photo" number
 The finished picture is shown to the filter a few times with small shifts and turns, and its average
 response is compared with the strongest responses (top 1 %) the same filter gives to crops of ordinary

@@ -566,8 +566,9 @@ def build_parser() -> argparse.ArgumentParser:
     group.add_argument("--objective", choices=list(OBJECTIVES), default="channel",
                        help="channel: the whole filter's mean response (default); neuron: only its centre neuron")
 
-    parser = argparse.ArgumentParser(prog="vizcore", description="See what a filter of VGG16 responds to: "
-                                     "render the picture that excites it most (feature visualisation).")
+    parser = argparse.ArgumentParser(prog="vizcore", description="See what a filter of VGG16 (or your own Keras "
+                                     "model) responds to: render the picture that excites it most (feature "
+                                     "visualisation).")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     layers = commands.add_parser("layers", parents=[model_options], help="list the conv layers and the weights")
     layers.set_defaults(run=run_layers)
