@@ -25,7 +25,7 @@ def choose_radio(tab: DashboardTab, option: str) -> None:
 
 def upload_photo(tab: DashboardTab, path: Path) -> None:
     """Switch to "My own photo" (if needed) and upload the file at ``path``."""
-    uploader = tab.page.get_by_test_id("stFileUploader")
+    uploader = tab.page.locator(".st-key-dream_upload")  # not the sidebar's model uploader
     if not uploader.count():
         choose_radio(tab, "My own photo")
     with tab.rerun():

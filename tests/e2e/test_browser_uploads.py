@@ -13,7 +13,7 @@ from playwright.sync_api import expect
 pytestmark = pytest.mark.browser
 
 SCREENSHOT = ROOT / "docs" / "screenshots" / "uploads.png"
-FILE_INPUT = '[data-testid="stFileUploader"] input[type="file"]'
+FILE_INPUT = '.st-key-model_upload input[type="file"]'  # the sidebar's uploader, not the photo ones
 CHILD_TIMEOUT_MS = 180_000  # the check starts TensorFlow in a child process: slow on a busy machine
 
 
