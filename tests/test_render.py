@@ -60,7 +60,15 @@ def test_robust_wakes_a_dead_filter_and_classic_explains_it():
     robust = engine.render(engine.settings("conv2", [0], steps=150, size=32, seed=0))
     assert robust.loss_history[0, 0] == 0.0
     assert robust.activation[0] > 0
-    assert "did not respond" in robust.notes[0]
+    assert "did not respond" in robust.notes[0] and "until it woke up" in robust.notes[0]
+
+    hopeless = dead_filter_model()  # filter 0 with no weights and a negative bias can never respond
+    kernel, bias = hopeless.keras_model.get_layer("conv2").get_weights()
+    kernel[..., 0], bias[0] = 0.0, -1.0
+    hopeless.keras_model.get_layer("conv2").set_weights([kernel, bias])
+    never = Engine(hopeless).render(engine.settings("conv2", [0], steps=5, size=32, seed=0))
+    assert never.activation[0] == 0
+    assert "still does not after 5 iterations" in never.notes[0]
 
     classic = engine.render(engine.settings("conv2", [0], method="classic", steps=20, size=32, seed=0))
     assert np.all(classic.loss_history == 0.0)

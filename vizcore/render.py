@@ -252,21 +252,20 @@ class Engine:
         diversity = tf.constant(settings.diversity, tf.float32)
         awake = tf.ones([batch], tf.bool)
         history: list[np.ndarray] = []
-        notes: list[str] = []
         for t in range(1, settings.steps + 1):
             params, state, value, awake = compiled.step(params, state, goal, learning_rate, tf.constant(float(t)),
                                                         tf.constant([settings.seed, t], tf.int64), awake,
                                                         diversity)
             history.append(value.numpy())
-            if t == 1:
-                notes = dead_start_notes(method, settings, history[0])
             last = t == settings.steps
             preview = last or t % preview_every == 0 or t in preview_at
             images = method.display(compiled.to_image(params).numpy()) if preview else None
             frame = Frame(t, settings.steps, np.array(history), images)
             if last:
-                frame.result = RenderResult(settings, images, frame.losses, self.activation(settings, images),
-                                            notes, self.similarity(settings, images))
+                activation = self.activation(settings, images)
+                frame.result = RenderResult(settings, images, frame.losses, activation,
+                                            dead_start_notes(method, settings, history[0], activation),
+                                            self.similarity(settings, images))
             yield frame
 
     def _cache_keys(self, settings: Settings) -> list[str]:
@@ -331,16 +330,22 @@ def start_images(compiled: CompiledSteps, settings: Settings) -> np.ndarray:
     return np.repeat(compiled.init(1, np.random.default_rng(settings.seed)), len(settings.filters), axis=0)
 
 
-def dead_start_notes(method: Method, settings: Settings, first_values: np.ndarray) -> list[str]:
-    """Plain-words notes for filters that do not respond at all to the starting image."""
+def dead_start_notes(method: Method, settings: Settings, first_values: np.ndarray,
+                     final_activation: np.ndarray) -> list[str]:
+    """Plain-words notes for filters that did not respond at all to the starting image (and whether they woke)."""
     notes = []
-    for index, value in zip(settings.filters, first_values):
-        if value <= 0:
-            if method.pass_dead_gradients:
-                notes.append(f"Filter {index} did not respond to the starting image; the method followed its "
-                             "response before the ReLU until it woke up.")
-            else:
-                notes.append(f"Filter {index} does not respond at all to the starting noise, so this method "
-                             "gets no gradient and the picture cannot change (loss stays 0). "
-                             "Try the Robust method.")
+    for index, first, last in zip(settings.filters, first_values, final_activation):
+        if first > 0:
+            continue
+        if not method.pass_dead_gradients:
+            notes.append(f"Filter {index} does not respond at all to the starting noise, so this method "
+                         "gets no gradient and the picture cannot change (loss stays 0). "
+                         "Try the Robust method.")
+        elif last > 0:
+            notes.append(f"Filter {index} did not respond to the starting image; the method followed its "
+                         "response before the ReLU until it woke up.")
+        else:
+            notes.append(f"Filter {index} did not respond to the starting image and still does not after "
+                         f"{settings.steps} iterations, although the method followed its response before the "
+                         "ReLU: try more iterations or another image size.")
     return list(dict.fromkeys(notes))
