@@ -12,6 +12,7 @@ from playwright.sync_api import expect
 pytestmark = pytest.mark.browser
 
 SCREENSHOT = ROOT / "docs" / "screenshot.png"
+ANIMATION_SCREENSHOT = ROOT / "docs" / "screenshots" / "animation.png"
 MAX_SERVER_RSS_MIB = 4096
 SESSIONS = 8
 QUALITY_WAIT_S = 180
@@ -53,6 +54,10 @@ def test_generate_shows_live_frames_then_the_result(tab: DashboardTab) -> None:
     with Image.open(download.value.path()) as animated:
         assert animated.format == "GIF" and animated.n_frames >= 3
     tab.assert_clean()
+    tab.page.mouse.move(1000, 10)  # no tooltip
+    expect(tab.page.get_by_role("tooltip")).to_have_count(0)
+    ANIMATION_SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
+    tab.page.screenshot(path=ANIMATION_SCREENSHOT, full_page=True)
 
 
 def test_compare_learning_rates_shows_two_pictures_and_one_chart(tab: DashboardTab) -> None:
