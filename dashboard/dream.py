@@ -11,7 +11,7 @@ import numpy as np
 import streamlit as st
 
 import vizcore
-from dashboard.shared import LOG, engine_for, model_source, reported, ss
+from dashboard.shared import LOG, PHOTO_UPLOAD_MB, engine_for, model_source, reported, ss
 from vizcore import dream as dreams
 from vizcore.photos import read_photo
 from vizcore.view import View, png_bytes
@@ -76,8 +76,9 @@ def chosen_photo(side: int) -> tuple[str, np.ndarray] | None:
                             help="A few well-known photos that come with the program.")
         return dreams.SAMPLE_PHOTOS[name], dreams.sample_photo(name, side)
     upload = st.file_uploader("Your photo", type=["jpg", "jpeg", "png"], key="dream_upload",
-                              help="A JPEG or PNG photo of at most 20 MB. It is only used on this page and "
-                                   "shrunk to the photo size chosen below.")
+                              max_upload_size=PHOTO_UPLOAD_MB,
+                              help=f"A JPEG or PNG photo of at most {PHOTO_UPLOAD_MB} MB. It is only used on "
+                                   "this page and shrunk to the photo size chosen below.")
     if upload is None:
         st.info("Upload a JPEG or PNG photo to dream on.")
         return None

@@ -11,7 +11,7 @@ import streamlit as st
 from streamlit.runtime.uploaded_file_manager import UploadedFile
 
 import vizcore
-from dashboard.shared import reported, ss
+from dashboard.shared import PHOTO_UPLOAD_MB, reported, ss
 from vizcore import examples
 from vizcore.examples import Example, Photo, PhotoSet
 
@@ -26,6 +26,7 @@ def photo_examples(engine: vizcore.Engine, layer: str, filter_index: int) -> Non
         results = st.container()
         uploads = st.file_uploader(
             "Add your own photos", type=["png", "jpg", "jpeg"], accept_multiple_files=True, key="example_uploads",
+            max_upload_size=PHOTO_UPLOAD_MB,
             help=f"Up to {examples.MAX_OWN_PHOTOS} JPEG or PNG photos from your computer. They are searched "
                  "together with the sample photos, so you can see which part of your own pictures this filter "
                  "reacts to.")

@@ -14,6 +14,7 @@ import streamlit as st
 import vizcore
 from vizcore import uploads
 from vizcore.cache import RenderCache
+from vizcore.photos import MAX_PHOTO_BYTES
 from vizcore.view import NaturalReference, StepClock
 
 LOG = logging.getLogger("filter_explorer")
@@ -25,6 +26,7 @@ if not LOG.handlers:  # the script re-runs on every interaction; configure the l
     LOG.propagate = False
 
 ss = st.session_state
+PHOTO_UPLOAD_MB = MAX_PHOTO_BYTES // (1024 * 1024)  # photo uploaders refuse bigger files in the browser already
 UPLOAD_SOURCE = "upload"
 
 
