@@ -23,7 +23,7 @@ from dashboard.shared import engine_or_stop, model_source, natural_reference, re
 from dashboard.uploads import own_model_panel
 from vizcore.atlas import Atlas, AtlasParameters, atlas_root, find_atlas
 from vizcore.methods import METHODS
-from vizcore.render import Settings
+from vizcore.render import Settings, picture_caption
 from vizcore.view import (
     COMPARE_MAX,
     MAX_ITERATIONS,
@@ -176,12 +176,9 @@ def atlas_picture(engine: vizcore.Engine, view: View) -> tuple[Atlas, dict] | No
 
 def show_atlas_picture(panel: Panel, right, settings: Settings, atlas: Atlas, record: dict) -> None:
     """The atlas's finished picture of the filter, with its numbers and a download button."""
-    index = settings.filters[0]
-    path = atlas.png(settings.layer, index)
-    panel.pictures.image(str(path), width="stretch", caption=(
-        f"{settings.layer} filter {index} · {METHODS[settings.method].title} · {settings.steps} iterations · "
-        f"learning rate {settings.learning_rates[0]:g} · {settings.size} px · seed {atlas.parameters.seed} · "
-        "from the atlas"))
+    path = atlas.png(settings.layer, settings.filters[0])
+    panel.pictures.image(str(path), width="stretch",
+                         caption=f"{picture_caption(settings, 0, settings.steps)} · from the atlas")
     with right:
         st.caption(f"From the precomputed atlas: the filter's response to this picture is {record['activation']:.4g}. "
                    "The loss curve is not kept in the atlas; press **Generate** to watch the picture form.")
@@ -212,7 +209,8 @@ def single_filter_tab(engine: vizcore.Engine, view: View, generate: bool) -> Non
             live_render(engine, settings, panel, "single", [f"filter {view.filter}"])
     record = single_record(engine, settings)
     opened = atlas_picture(engine, view)
-    if opened is not None and settings is not None and (record is None or record.settings != settings):
+    if (opened is not None and settings is not None and settings.whole_filter
+            and (record is None or record.settings != settings)):  # atlases hold whole-filter pictures only
         show_atlas_picture(panel, right, settings, *opened)
         return
     if record is None:

@@ -282,6 +282,10 @@ def test_layer_grid_shows_a_precomputed_atlas_sorted_by_response(vgg16, tmp_path
     assert any(f"From the precomputed atlas: the filter's response to this picture is {response:.4g}" in c.value
                for c in at.caption)
     assert "single" not in at.session_state  # nothing was rendered: the atlas picture is shown
+    at.checkbox(key="blend_on").check().run()  # a blend is not what the atlas shows
+    assert not any("From the precomputed atlas" in c.value for c in at.caption)
+    at.checkbox(key="blend_on").uncheck().run()
+    assert any("From the precomputed atlas" in c.value for c in at.caption)
     at.number_input(key="filter").set_value(strongest_first[1]).run()  # another filter: back to normal
     assert not any("From the precomputed atlas" in c.value for c in at.caption)
 

@@ -58,13 +58,17 @@ class RenderResult:
 
     def caption(self, index: int = 0) -> str:
         """One line naming what picture ``index`` shows and how it was made."""
-        s = self.settings
-        parts = [f"{s.layer} {target_words(s, index)}", get_method(s.method).title,
-                 f"{len(self.loss_history)} iterations", f"learning rate {s.learning_rates[index]:g}",
-                 f"{s.size} px", f"seed {s.seed}"]
-        if s.copies > 1:
-            parts[1:1] = [f"copy {index + 1} of {s.copies}", f"diversity {s.diversity:g}"]
-        return " · ".join(parts)
+        return picture_caption(self.settings, index, len(self.loss_history))
+
+
+def picture_caption(settings: Settings, index: int, iterations: int) -> str:
+    """One line naming what picture ``index`` of these settings shows and how it was made."""
+    s = settings
+    parts = [f"{s.layer} {target_words(s, index)}", get_method(s.method).title, f"{iterations} iterations",
+             f"learning rate {s.learning_rates[index]:g}", f"{s.size} px", f"seed {s.seed}"]
+    if s.copies > 1:
+        parts[1:1] = [f"copy {index + 1} of {s.copies}", f"diversity {s.diversity:g}"]
+    return " · ".join(parts)
 
 
 def target_words(settings: Settings, index: int = 0) -> str:
