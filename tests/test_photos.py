@@ -40,6 +40,7 @@ def test_a_small_greyscale_png_stays_its_size_and_becomes_rgb() -> None:
     (pickle.dumps({"a": 1}), "not a JPEG or PNG"),
     (encoded((64, 64), "GIF"), "GIF image"),
     (encoded((64, 64), "PNG")[:300], "damaged or cut short"),
+    (encoded((64, 64), "JPEG")[:30], "damaged or cut short"),
     (encoded((8, 64), "PNG"), "at least 16 pixels"),
 ])
 def test_bad_files_get_a_plain_message(data: bytes, words: str) -> None:

@@ -32,6 +32,7 @@ def read_photo(data: bytes, name: str = "the file", max_side: int = 512) -> np.n
     if len(data) > MAX_PHOTO_BYTES:
         raise InputError(f"{name} is {len(data) / 1e6:.1f} MB; photos can be at most "
                          f"{MAX_PHOTO_BYTES // (1024 * 1024)} MB.")
+    kind = "image"  # the format, once Pillow has recognised it
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
