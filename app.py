@@ -19,7 +19,7 @@ from dashboard.dream import dream_tab
 from dashboard.examples import photo_examples
 from dashboard.live import Panel, live_render, settings_changed_note, show_stopped, stopped_message
 from dashboard.objectives import objective_controls, objective_state
-from dashboard.shared import engine_or_stop, model_source, natural_reference, reported, ss, step_clock
+from dashboard.shared import RUN_RECORDS, engine_or_stop, model_source, natural_reference, reported, ss, step_clock
 from dashboard.uploads import own_model_panel
 from vizcore.atlas import Atlas, AtlasParameters, atlas_root, find_atlas
 from vizcore.methods import METHODS
@@ -138,9 +138,9 @@ def sidebar(model: vizcore.LoadedModel) -> tuple[View, bool]:
 
 def mark_interrupted_runs() -> None:
     """A run still marked running at the start of a script run was cut short by a rerun (a widget change)."""
-    for key in ("single", "compare", "grid", "diversity"):
+    for key in RUN_RECORDS:
         record = ss.get(key)
-        if isinstance(record, RunRecord):
+        if isinstance(record, RunRecord):  # the DeepDream tab marks its own record
             record.interrupted("It stopped because a setting was changed (or another tab was opened) "
                                "while it was running.")
 

@@ -26,6 +26,7 @@ if not LOG.handlers:  # the script re-runs on every interaction; configure the l
     LOG.propagate = False
 
 ss = st.session_state
+RUN_RECORDS = ("single", "compare", "grid", "diversity", "dream")  # session keys of each tab's last run
 PHOTO_UPLOAD_MB = MAX_PHOTO_BYTES // (1024 * 1024)  # photo uploaders refuse bigger files in the browser already
 UPLOAD_SOURCE = "upload"
 
@@ -80,6 +81,11 @@ def engine_or_stop() -> vizcore.Engine:
             except vizcore.VizError as error:  # e.g. the stored upload was removed: back to VGG16
                 del ss["model_source"]
                 st.error(f"Your model could not be loaded, so VGG16 is in use again. {error}")
+            except Exception:  # whatever else loading it raised: never leave the visit stuck on it
+                LOG.exception("Loading the session's own model failed")
+                del ss["model_source"]
+                st.error("Your model could not be loaded, so VGG16 is in use again (the details are in the "
+                         "server's log).")
         return load_engine(model_source())
     except vizcore.VizError as error:
         st.error(f"The model could not be loaded. {error}\n\n**What to do:** start the page with the offline "

@@ -5,12 +5,11 @@ from __future__ import annotations
 import streamlit as st
 
 import vizcore
-from dashboard.shared import UPLOAD_SOURCE, load_uploaded_engine, reported, ss
+from dashboard.shared import RUN_RECORDS, UPLOAD_SOURCE, load_uploaded_engine, reported, ss
 from vizcore import uploads
 from vizcore.model_file import MAX_MODEL_BYTES
 from vizcore.models import PREPROCESSING
 
-RUN_RECORDS = ("single", "compare", "grid")  # pictures of the previous model are not shown with the new one
 PREPROCESSING_HELP = (
     "What numbers your model expects for a picture; use what it was trained with. "
     + " ".join(f"**{p.description.partition(':')[0]}**:{p.description.partition(':')[2]}."
@@ -61,5 +60,6 @@ def back_to_vgg16() -> None:
 
 
 def forget_runs() -> None:
+    """Pictures of the previous model are not shown with the new one."""
     for key in RUN_RECORDS:
         ss.pop(key, None)
