@@ -38,7 +38,6 @@ INSPECT_TIMEOUT_S = 90.0   # TensorFlow alone takes 5-20 s to import on a busy 2
 INSPECT_MEMORY_BYTES = 4 * 1024 ** 3      # address space of the child; loading VGG16 needs about 2.3 GB
 NOT_INSPECTED = ("The model file could not be inspected (it crashed or took too long): it may be damaged, "
                  "too large for this machine, or made to cause harm.")
-KERAS_SETTING_NAMES = ("floatx", "epsilon", "image_data_format", "dtype_policy", "safe_mode")
 
 
 @dataclass(frozen=True)
@@ -104,7 +103,7 @@ def keras_settings_kept(name: str) -> Iterator[None]:
         yield
     finally:
         after = keras_settings()
-        changed = [key for key in KERAS_SETTING_NAMES if after[key] != before[key]]
+        changed = [key for key in before if after[key] != before[key]]
         if changed:
             restore_keras_settings(before)
     if changed:
@@ -222,7 +221,11 @@ def inspect_file(path: str | os.PathLike, display_name: str | None = None) -> Mo
     Messages name the file ``display_name`` (e.g. an upload's own name rather than its stored name).
     """
     path = check_file(path)
-    digest = file_sha256(path)
+    return _inspect(path, file_sha256(path), display_name)
+
+
+def _inspect(path: Path, digest: str, display_name: str | None) -> ModelReport:
+    """``inspect_file`` for a checked file whose SHA-256 is known."""
     with _inspected_lock:
         known = _inspected.get(digest)
     if known is not None:
@@ -249,8 +252,8 @@ def load_model_file(path: str | os.PathLike, preprocessing: str = "none",
     """
     recipe = get_preprocessing(preprocessing)
     path = check_file(path)
-    inspect_file(path, display_name)
     digest = file_sha256(path)
+    _inspect(path, digest, display_name)
     keras_model = safe_load(path)
     report = describe_model(keras_model)
     name = display_name or path.name
