@@ -17,7 +17,8 @@ import tensorflow as tf
 from model_files import edited_copy, layer_config, pickle_renamed, save_tiny, tiny_keras_model
 from PIL import Image
 
-from vizcore import cli, metrics, model_file, uploads
+from vizcore import cli, examples, metrics, model_file, uploads
+from vizcore.dream import dream
 from vizcore.errors import InputError
 from vizcore.models import PREPROCESSING, LoadedModel, caffe_preprocess, conv_catalog, get_preprocessing
 from vizcore.render import Engine
@@ -113,6 +114,12 @@ def test_a_fixed_size_model_allows_only_its_size_and_gets_a_quality_score(tmp_pa
     result = engine.render(settings)
     scores = metrics.quality_scores(engine.model, "conv_a", list(settings.filters), list(result.images))
     assert any(score is not None and score > 0 for score in scores)  # natural crops were resized to 48 px
+    # the features that work on whole photos say plainly that this model cannot be used for them
+    with pytest.raises(InputError, match="Finding the photos that excite a filter works on photos of any size, "
+                                         "but this model only takes pictures of 48 x 48 pixels"):
+        examples.top_examples(engine.model, "conv_a", 0)
+    with pytest.raises(InputError, match="DeepDream works on photos of any size"):
+        next(dream(engine.model, np.zeros((64, 64, 3), np.uint8), "conv_a"))
 
 
 # ---------------------------------------------------------------- refused files

@@ -120,9 +120,7 @@ def octave_shapes(height: int, width: int, octaves: int, octave_scale: float) ->
 
 def check_settings(model: LoadedModel, shape: tuple[int, ...], settings: DreamSettings) -> DreamSettings:
     """Plain-words InputError for settings that cannot work on this photo; the settings otherwise."""
-    if model.input_size is not None:
-        raise InputError(f"DeepDream works on photos of any size, but this model only takes pictures of "
-                         f"{model.input_size} x {model.input_size} pixels.")
+    model.check_any_size("DeepDream")
     info = model.layer(settings.layer)
     if settings.filter is not None:
         validate.check_filters(info, [settings.filter])

@@ -292,6 +292,7 @@ class ExampleFinder:
 
         Empty if the filter responds to none of the photos (see SILENT_NOTE).
         """
+        model.check_any_size("Finding the photos that excite a filter")
         info = model.layer(layer)
         validate.check_filters(info, [filter_index])
         check_count(count)

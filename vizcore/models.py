@@ -74,6 +74,12 @@ class LoadedModel:
         """The layer's own activation function (ReLU for VGG16)."""
         return self.keras_model.get_layer(name).activation
 
+    def check_any_size(self, feature: str) -> None:
+        """InputError if this model takes one picture size only, which a feature on whole photos cannot use."""
+        if self.input_size is not None:
+            raise InputError(f"{feature} works on photos of any size, but this model only takes pictures of "
+                             f"{self.input_size} x {self.input_size} pixels.")
+
 
 def caffe_preprocess(rgb_0_255: tf.Tensor) -> tf.Tensor:
     """VGG16's ``preprocess_input`` in graph form: RGB -> BGR, minus the ImageNet channel means."""
