@@ -170,7 +170,7 @@ def atlas_picture(engine: vizcore.Engine, view: View) -> tuple[Atlas, dict] | No
     if ss.get("atlas_opened") != (view.layer, view.filter):
         return None
     atlas = view_atlas(engine, view)
-    record = None if atlas is None else atlas.records[view.layer].get(view.filter)
+    record = None if atlas is None else atlas.record(view.layer, view.filter)
     return None if record is None else (atlas, record)
 
 

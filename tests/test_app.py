@@ -286,6 +286,10 @@ def test_layer_grid_shows_a_precomputed_atlas_sorted_by_response(vgg16, tmp_path
     assert not any("From the precomputed atlas" in c.value for c in at.caption)
     at.checkbox(key="blend_on").uncheck().run()
     assert any("From the precomputed atlas" in c.value for c in at.caption)
+    atlas.png("block1_conv1", strongest_first[0]).unlink()  # a picture removed from the atlas folder
+    at.run()
+    assert not any("From the precomputed atlas" in c.value for c in at.caption)
+    assert not at.exception and not at.error
     at.number_input(key="filter").set_value(strongest_first[1]).run()  # another filter: back to normal
     assert not any("From the precomputed atlas" in c.value for c in at.caption)
 

@@ -206,6 +206,11 @@ class Atlas:
         """Where the picture of one filter lives."""
         return self.folder / layer / f"{index}.png"
 
+    def record(self, layer: str, index: int) -> Record | None:
+        """The finished filter's record, or None if it is not finished or its PNG is gone."""
+        record = self.records.get(layer, {}).get(index)
+        return record if record is not None and self.png(layer, index).is_file() else None
+
     def counts(self, layers: Sequence[str]) -> dict[str, tuple[int, int]]:
         """Per layer: (finished filters, all filters)."""
         return {layer: (len(self.records.get(layer, {})), self.layer_sizes[layer]) for layer in layers}
@@ -261,8 +266,8 @@ class Atlas:
         """The layer's finished filters as (filter, PNG path, record), by filter number or best score first."""
         if sort_by not in SORT_ORDERS:
             raise InputError(f"Sort by one of: {', '.join(SORT_ORDERS)} (got '{sort_by}').")
-        tiles = [(i, self.png(layer, i), record) for i, record in sorted(self.records.get(layer, {}).items())
-                 if self.png(layer, i).is_file()]
+        tiles = [(i, self.png(layer, i), record) for i in sorted(self.records.get(layer, {}))
+                 if (record := self.record(layer, i)) is not None]
         if sort_by != "filter":  # best first; filters without a number (None) last
             tiles.sort(key=lambda tile: -np.inf if tile[2][sort_by] is None else tile[2][sort_by], reverse=True)
         return tiles
