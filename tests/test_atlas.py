@@ -14,7 +14,8 @@ from PIL import Image
 from tiny_models import tiny_model
 
 from vizcore import Engine, cli
-from vizcore.atlas import INDEX, AtlasParameters, build_atlas, find_atlas, open_atlas, ray_renderer
+from vizcore.atlas import INDEX, AtlasParameters, Job, build_atlas, find_atlas, local_renderer, open_atlas, ray_renderer
+from vizcore.errors import InputError
 
 TESTS = Path(__file__).resolve().parent
 LAYERS = ["conv1", "conv2"]  # 4 + 6 filters
@@ -216,6 +217,22 @@ def test_bad_atlas_input_fails_with_a_plain_message(engine, tmp_path, capsys, ex
     for word in words:
         assert word in line, line
     assert not any(tmp_path.iterdir())
+
+
+def test_an_unwritable_atlas_folder_fails_with_a_plain_message(engine, tmp_path, capsys):
+    code = cli.main(["atlas", "--model", "hed-vgg16", "--layers", "block1_conv1", "--out", "/proc/vizcore-atlas"])
+    stderr = capsys.readouterr().err
+    assert code == 2 and "Traceback" not in stderr
+    assert "error: Cannot write into the folder /proc/vizcore-atlas/" in stderr  # even root cannot write in /proc
+
+
+def test_a_failed_save_is_a_plain_message(engine, tmp_path):
+    atlas = open_atlas(tmp_path, engine.model, TINY)
+    [done] = local_renderer(engine)([Job("conv1", (0,), TINY, quality=False)])
+    atlas.folder.rename(tmp_path / "moved")  # the folder vanished under a running build
+    (tmp_path / atlas.folder.name).write_text("a file where the atlas folder was")
+    with pytest.raises(InputError, match="Could not save the atlas in"):
+        atlas.save(done)
 
 
 def test_the_command_line_builds_an_atlas_and_a_rerun_has_nothing_left_to_do(engine, tmp_path, capsys):

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from vizcore.atomic import atomic_path, cache_dir, write_bytes_atomic
+from vizcore.atomic import atomic_path, cache_dir, writable_folder, write_bytes_atomic
 from vizcore.cache import CACHE_VERSION
 from vizcore.errors import InputError, VizError
 from vizcore.metrics import quality_scores
@@ -226,11 +226,14 @@ class Atlas:
     def save(self, done: Done) -> None:
         """Write a finished batch: its pictures first, then the index, each atomically."""
         layer = done.job.layer
-        for index, image in zip(done.job.filters, done.images):
-            with atomic_path(self.png(layer, index)) as temporary:
-                Image.fromarray(image).save(temporary, format="PNG")
-        self.records.setdefault(layer, {}).update(zip(done.job.filters, done.records))
-        write_bytes_atomic(self.folder / INDEX, json.dumps(self.index(), indent=1).encode())
+        try:
+            for index, image in zip(done.job.filters, done.images):
+                with atomic_path(self.png(layer, index)) as temporary:
+                    Image.fromarray(image).save(temporary, format="PNG")
+            self.records.setdefault(layer, {}).update(zip(done.job.filters, done.records))
+            write_bytes_atomic(self.folder / INDEX, json.dumps(self.index(), indent=1).encode())
+        except OSError as error:  # e.g. the disk is full: what is saved so far stays usable
+            raise InputError(f"Could not save the atlas in {self.folder}: {error.strerror or error}.") from None
 
     def jobs(self, layers: Sequence[str], batch: int, quality: bool = True) -> list[Job]:
         """Batches of the filters still to render, layer by layer in order."""
@@ -320,11 +323,7 @@ def open_atlas(out_dir: str | os.PathLike, model: LoadedModel, parameters: Atlas
     An unreadable index is set aside as ``index.json.corrupt`` and its filters are redone (with a note).
     """
     fingerprint = parameters.fingerprint(model.fingerprint)
-    folder = Path(out_dir) / fingerprint
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError as error:
-        raise InputError(f"Cannot create the atlas folder {folder}: {error.strerror or error}.") from None
+    folder = writable_folder(Path(out_dir) / fingerprint)
     sizes = {info.name: info.filters for info in model.layers}
     atlas = Atlas(folder, fingerprint, model_description(model), parameters, sizes, {})
     if not (folder / INDEX).exists():

@@ -7,6 +7,8 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
+from vizcore.errors import InputError
+
 
 def cache_dir() -> Path:
     """Folder for converted weights, natural-photo references and finished renders."""
@@ -36,3 +38,17 @@ def write_bytes_atomic(target: str | os.PathLike, data: bytes) -> None:
     """Write ``data`` to ``target`` atomically."""
     with atomic_path(target) as temporary:
         temporary.write_bytes(data)
+
+
+def writable_folder(path: str | os.PathLike) -> Path:
+    """The folder, created if missing; InputError if it is a file or cannot be written into."""
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise InputError(f"The output {path} is a file: give a folder for the pictures.")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=path):
+            pass
+    except OSError as error:
+        raise InputError(f"Cannot write into the folder {path} ({error.strerror or error}).") from None
+    return path

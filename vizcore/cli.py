@@ -25,7 +25,7 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 from vizcore import animation, atlas, dream, examples, validate
-from vizcore.atomic import write_bytes_atomic
+from vizcore.atomic import writable_folder, write_bytes_atomic
 from vizcore.cache import RenderCache
 from vizcore.errors import InputError, VizError
 from vizcore.methods import METHODS, get_method
@@ -456,7 +456,7 @@ def run_dream(args: argparse.Namespace) -> int:
 def run_examples(args: argparse.Namespace) -> int:
     """Find the photo crops that excite one filter most; save crops and heat maps, print a table."""
     examples.check_count(args.count)
-    out = check_output_folder(args.out)
+    out = writable_folder(args.out)
     photos = examples.with_own_photos([examples.photo_file(path) for path in args.photos])  # before the model
     model = open_model(args)
     announce_weights(model, sys.stderr)
@@ -476,19 +476,6 @@ def run_examples(args: argparse.Namespace) -> int:
     print(f"{args.layer} filter {args.filter} | weights {model.weights} | {len(found)} examples in {len(photos)} "
           f"photos, {seconds:.1f} s -> {out}")
     return 0
-
-
-def check_output_folder(path: Path) -> Path:
-    """The output folder: created if missing; it must not be a file and must be writable."""
-    if path.exists() and not path.is_dir():
-        raise InputError(f"The output {path} is a file: give a folder for the pictures.")
-    try:
-        path.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryFile(dir=path):
-            pass
-    except OSError as error:
-        raise InputError(f"Cannot write into the folder {path} ({error.strerror or error}).") from None
-    return path
 
 
 def safe_stem(name: str) -> str:
