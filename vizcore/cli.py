@@ -29,7 +29,7 @@ from vizcore.atomic import writable_folder, write_bytes_atomic
 from vizcore.cache import RenderCache
 from vizcore.errors import InputError, VizError
 from vizcore.methods import METHODS, get_method
-from vizcore.metrics import quality_score, reference_path
+from vizcore.metrics import natural_reference, quality_score, reference_path
 from vizcore.models import PREPROCESSING, LayerInfo, LoadedModel, load_model
 from vizcore.objectives import OBJECTIVES
 from vizcore.render import Engine, RenderResult, Settings, target_words
@@ -342,11 +342,17 @@ def render_report(model: LoadedModel, result: RenderResult, out: Path, seconds: 
 
 
 def quality(model: LoadedModel, layer: str, filter_index: int, image: np.ndarray) -> float | None:
-    """The quality score ("x the strongest natural photo"); says so when the one-off reference is measured."""
+    """The quality score ("x the strongest natural photo")."""
+    prepare_natural_reference(model)
+    return quality_score(model, layer, filter_index, image)
+
+
+def prepare_natural_reference(model: LoadedModel) -> None:
+    """Measure every filter on natural photos now if that is not saved yet (once per weights), saying so."""
     if not reference_path(model).exists():
         print("note: measuring every filter on natural photos once, for the quality score (about a minute)",
               file=sys.stderr)
-    return quality_score(model, layer, filter_index, image)
+    natural_reference(model)
 
 
 def run_grid(args: argparse.Namespace) -> int:
@@ -404,9 +410,8 @@ def run_atlas(args: argparse.Namespace) -> int:
     book = atlas.open_atlas(args.out, model, parameters)
     batch = book.choose_batch(args.batch)
     print_notes(book.notes)
-    if not args.no_quality and not reference_path(model).exists():
-        print("note: measuring every filter on natural photos once, for the quality score (about a minute)",
-              file=sys.stderr)
+    if not args.no_quality:  # here, once: not in every Ray worker at the same time
+        prepare_natural_reference(model)
     total = sum(model.layer(name).filters for name in layers)
     bar = ProgressBar(total, "atlas", unit="filters")
     before = finished_filters(book, layers)
