@@ -82,10 +82,16 @@ def chosen_photo(side: int) -> tuple[str, np.ndarray] | None:
     if upload is None:
         st.info("Upload a JPEG or PNG photo to dream on.")
         return None
-    photo = None
-    with reported("reading the photo"):
-        photo = read_photo(upload.getvalue(), upload.name, side)
-    return None if photo is None else (upload.name, photo)
+    key = (upload.file_id, side)
+    kept = ss.get("dream_photo")  # decoded once, not again on every rerun (a big JPEG takes a while)
+    if kept is None or kept[0] != key:
+        photo = None
+        with reported("reading the photo"):
+            photo = read_photo(upload.getvalue(), upload.name, side)
+        if photo is None:
+            return None
+        kept = ss["dream_photo"] = (key, photo)
+    return upload.name, kept[1]
 
 
 def dream_controls(view: View) -> tuple[dreams.DreamSettings, int]:
