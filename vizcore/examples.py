@@ -276,12 +276,11 @@ class ExampleFinder:
         key = (model.fingerprint, layer)
         with self._lock:
             if key not in self._features:
-                keras_model = model.keras_model
-                features = keras.Model(keras_model.inputs, keras_model.get_layer(layer).output)
+                probe, activation = model.probe(layer), model.activation_fn(layer)  # the model's own sub-model
 
                 @tf.function(input_signature=[tf.TensorSpec([1, None, None, 3], tf.float32)])
                 def maps(photo: tf.Tensor) -> tf.Tensor:
-                    return features(model.preprocess(photo))[0]
+                    return activation(probe(model.preprocess(photo)))[0]
 
                 self._features[key] = maps
             return self._features[key]
