@@ -23,6 +23,11 @@ def photo_examples(engine: vizcore.Engine, layer: str, filter_index: int) -> Non
     """The section for this filter; call it after any live render, so it never delays one."""
     with st.container(key=SECTION_KEY):
         st.subheader("Photos that excite this filter")
+        try:
+            engine.model.check_any_size(examples.FEATURE)
+        except vizcore.InputError as unavailable:  # not a mistake of the visitor's: the section is just not offered
+            st.info(str(unavailable))
+            return
         results = st.container()
         uploads = st.file_uploader(
             "Add your own photos", type=["png", "jpg", "jpeg"], accept_multiple_files=True, key="example_uploads",

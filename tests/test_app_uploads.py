@@ -85,6 +85,7 @@ def test_a_bad_upload_shows_a_plain_message_and_a_fixed_size_model_offers_only_i
     at = upload(at, save_tiny(folder / "fixed48.keras", input_size=48), preprocessing="tf")
     assert not at.error
     assert at.selectbox(key="size").options == ["48"] and at.selectbox(key="size").value == 48
+    assert any("only takes pictures of 48 x 48 pixels" in info.value for info in at.info)  # no photo examples
     at.slider(key="steps").set_value(3).run()
     button(at, "Generate").click().run()
     assert at.session_state["single"].result.images.shape == (1, 48, 48, 3)

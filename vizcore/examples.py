@@ -40,6 +40,7 @@ COLORMAP = "inferno"
 HEAT_ALPHA = 0.6         # opacity of the heat-map colours over the photo
 BOX_COLOUR = (0, 255, 255)
 BOX_WIDTH = 2
+FEATURE = "Finding the photos that excite a filter"  # how messages name this feature
 SILENT_NOTE = "This filter does not respond to any of these photos."
 
 CacheKey = tuple[str, str, str]  # model fingerprint, layer, photo identity
@@ -291,7 +292,7 @@ class ExampleFinder:
 
         Empty if the filter responds to none of the photos (see SILENT_NOTE).
         """
-        model.check_any_size("Finding the photos that excite a filter")
+        model.check_any_size(FEATURE)
         info = model.layer(layer)
         validate.check_filters(info, [filter_index])
         check_count(count)
