@@ -15,6 +15,7 @@ from tiny_models import tiny_model
 
 from vizcore import Engine, cli
 from vizcore.atlas import INDEX, AtlasParameters, Job, build_atlas, find_atlas, local_renderer, open_atlas, ray_renderer
+from vizcore.cache import CACHE_VERSION
 from vizcore.errors import InputError
 
 TESTS = Path(__file__).resolve().parent
@@ -61,7 +62,7 @@ def test_atlas_has_a_png_and_a_record_per_filter(engine, reference):
     assert reference.name == TINY.fingerprint(engine.model.fingerprint) == index["fingerprint"]
     assert index["model"]["fingerprint"] == engine.model.fingerprint
     assert index["parameters"] == {"method": "robust", "steps": 6, "size": 32, "lr": 0.05, "seed": 3,
-                                   "cache_version": 1}
+                                   "cache_version": CACHE_VERSION}
     assert {layer: list(entry["done"]) for layer, entry in index["layers"].items()} == {
         "conv1": ["0", "1", "2", "3"], "conv2": ["0", "1", "2", "3", "4", "5"]}
     for layer, entry in index["layers"].items():

@@ -10,7 +10,7 @@ from tiny_models import tiny_model
 from vizcore import Engine, InputError, LoadedModel, get_method
 from vizcore.cache import RenderCache
 from vizcore.models import LayerInfo
-from vizcore.objectives import channel, gram_similarity
+from vizcore.objectives import channel, channel_weights, gram_similarity
 from vizcore.view import DEFAULT_MIX, View, view_from_query
 
 
@@ -149,8 +149,17 @@ def test_a_blend_is_cached_apart_from_the_plain_render(tiny, tmp_path):
 
 def test_the_plain_channel_objective_is_unchanged(tiny):
     activations = tf.constant(np.random.default_rng(2).random((2, 4, 4, 3)), tf.float32)
-    np.testing.assert_allclose(channel(activations, tf.constant([0, 2])).numpy(),
+    weights = tf.constant(channel_weights(3, [0, 2], [0, 2], [0.0, 0.0]))
+    np.testing.assert_allclose(channel(activations, weights).numpy(),
                                activations.numpy().mean(axis=(1, 2))[[0, 1], [0, 2]], rtol=1e-6)
+
+
+def test_blend_weights_mix_two_channels_linearly():
+    activations = tf.constant(np.random.default_rng(3).random((2, 4, 4, 3)), tf.float32)
+    weights = tf.constant(channel_weights(3, [0, 1], [2, 2], [0.25, 1.0]))
+    means = activations.numpy().mean(axis=(1, 2))
+    np.testing.assert_allclose(channel(activations, weights).numpy(),
+                               [0.75 * means[0, 0] + 0.25 * means[0, 2], means[1, 2]], rtol=1e-5)
 
 
 @pytest.mark.parametrize("kwargs, words", [

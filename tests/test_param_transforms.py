@@ -7,7 +7,7 @@ from vizcore import param, transforms
 
 def test_fourier_image_starts_near_grey_in_range(rng):
     fourier = param.fourier_decorrelated(64)
-    image = fourier.to_image(tf.constant(fourier.init(2, rng))).numpy()
+    image = fourier.to_image(fourier.init(2, rng)).numpy()
     assert image.shape == (2, 64, 64, 3)
     assert 0.0 < image.min() and image.max() < 1.0
     assert abs(image.mean() - 0.5) < 0.05 and image.std() > 1e-3
@@ -15,8 +15,9 @@ def test_fourier_image_starts_near_grey_in_range(rng):
 
 def test_fourier_image_is_smooth_compared_with_pixel_noise(rng):
     fourier = param.fourier_decorrelated(64)
-    smooth = fourier.to_image(tf.constant(fourier.init(1, rng) * 100)).numpy()[0].mean(-1)
-    noise = param.uniform_pixels(64).init(1, rng)[0].mean(-1)
+    spectrum, pixels = fourier.init(1, rng)
+    smooth = fourier.to_image((spectrum * 100, pixels)).numpy()[0].mean(-1)
+    noise = param.uniform_pixels(64).init(1, rng)[0][0].mean(-1)
 
     def roughness(img):
         return np.abs(np.diff(img, axis=0)).mean() / img.std()
@@ -26,9 +27,19 @@ def test_fourier_image_is_smooth_compared_with_pixel_noise(rng):
 
 def test_uniform_pixels_match_the_notebook_start(rng):
     pixels = param.uniform_pixels(32)
-    start = pixels.init(1, rng)
+    (start,) = pixels.init(1, rng)
     assert start.shape == (1, 32, 32, 3) and 0 <= start.min() and start.max() <= 1
-    np.testing.assert_array_equal(pixels.to_image(tf.constant(start)).numpy(), start)
+    np.testing.assert_array_equal(pixels.to_image((tf.constant(start),)).numpy(), start)
+
+
+def test_tiled_fourier_parameters_give_the_picture_tiled_exactly(rng):
+    small, large = param.fourier_decorrelated(16), param.fourier_decorrelated(32)
+    spectrum, _ = small.init(2, rng)
+    pixels = rng.normal(size=(2, 16, 16, 3)).astype(np.float32)
+    start = (spectrum * 100, pixels)  # a picture far from grey, with the wake-up pixel layer in use
+    tiled = large.to_image(param.tile_fourier(start, 2)).numpy()
+    np.testing.assert_allclose(tiled, np.tile(small.to_image(start).numpy(), (1, 2, 2, 1)), atol=1e-5)
+    assert small.to_image(start).numpy().std() > 0.1  # not vacuous
 
 
 def test_affine_without_randomness_is_identity(rng):

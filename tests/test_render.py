@@ -31,7 +31,7 @@ def test_classic_matches_the_notebook_step_by_step(tiny):
     engine = Engine(tiny)
     settings = engine.settings("conv2", [3], method="classic", steps=12, size=32, seed=5)
     result = engine.render(settings)
-    start = CLASSIC.parameterisation(32).init(1, np.random.default_rng(5))
+    (start,) = CLASSIC.parameterisation(32).init(1, np.random.default_rng(5))
     losses, image = seed_notebook_loop(tiny.keras_model, "conv2", 3, start, 12, 4.0)
     np.testing.assert_allclose(result.loss_history[:, 0], losses, rtol=1e-4, atol=1e-6)
     assert np.abs(result.images.astype(int) - min_max_uint8(image).astype(int)).max() <= 1
@@ -137,7 +137,8 @@ def test_other_settings_are_not_served_from_the_cache(tiny, tmp_path):
     engine = Engine(tiny, RenderCache(tmp_path))
     list(engine.run(engine.settings("conv2", [1], steps=6, size=32)))
     assert len(list(engine.run(engine.settings("conv2", [1], steps=6, size=32, seed=1)))) == 6
-    assert len(list(engine.run(engine.settings("conv2", [1], steps=6, size=32, learning_rates=[0.1])))) == 6
+    assert len(list(engine.run(engine.settings("conv2", [1], steps=6, size=32, learning_rates=[0.07])))) == 6
+    assert len(list(engine.run(engine.settings("conv2", [1], "lucid", steps=6, size=32)))) == 6
 
 
 @pytest.mark.parametrize("kwargs, words", [

@@ -16,7 +16,7 @@ import numpy as np
 
 from vizcore.atomic import cache_dir, write_bytes_atomic
 
-CACHE_VERSION = 1  # bump when the maths changes so old pictures are not reused
+CACHE_VERSION = 2  # bump when the maths changes so old pictures are not reused
 
 
 @dataclass

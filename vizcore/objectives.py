@@ -1,34 +1,55 @@
-"""Objectives: what to maximise, given a layer's activations ``[batch, h, w, channels]`` and one
-filter index per image. Each returns one value per image."""
+"""Objectives: what to maximise, given a layer's activations ``[batch, h, w, channels]`` and one weight
+vector over the channels per image (one-hot for a single filter, two weights for a blend). Each returns
+one value per image.
+
+Channels are picked by a batched matrix product rather than a gather: on the CPU a gather along the
+channel axis, and even more its gradient, transposes the whole activation tensor every step.
+"""
 from __future__ import annotations
 
 from collections.abc import Callable
 
+import numpy as np
 import tensorflow as tf
 
 Objective = Callable[[tf.Tensor, tf.Tensor], tf.Tensor]
 
 
-def channel(activations: tf.Tensor, filter_index: tf.Tensor) -> tf.Tensor:
+def channel_weights(channels: int, filters: list[int], second: list[int], mixes: list[float]) -> np.ndarray:
+    """Per image ``(1 - mix) * one_hot(filter) + mix * one_hot(second)``: ``[batch, channels]`` float32."""
+    weights = np.zeros((len(filters), channels), np.float32)
+    rows = np.arange(len(filters))
+    weights[rows, filters] += 1.0 - np.asarray(mixes, np.float32)
+    weights[rows, second] += np.asarray(mixes, np.float32)
+    return weights
+
+
+def weighted_maps(activations: tf.Tensor, weights: tf.Tensor) -> tf.Tensor:
+    """Each image's weighted sum of channel maps, ``[batch, h, w]`` (Lucid's neuron addition)."""
+    shape = tf.shape(activations)
+    flat = tf.reshape(activations, [shape[0], shape[1] * shape[2], shape[3]])
+    return tf.reshape(tf.matmul(flat, weights[:, :, None]), shape[:3])
+
+
+def channel(activations: tf.Tensor, weights: tf.Tensor) -> tf.Tensor:
     """Mean of the filter's whole feature map (the notebook's ``reduce_mean``)."""
-    maps = tf.gather(activations, filter_index, axis=3, batch_dims=1)
-    return tf.reduce_mean(maps, axis=[1, 2])
+    return tf.reduce_mean(weighted_maps(activations, weights), axis=[1, 2])
 
 
-def neuron(activations: tf.Tensor, filter_index: tf.Tensor) -> tf.Tensor:
+def neuron(activations: tf.Tensor, weights: tf.Tensor) -> tf.Tensor:
     """The filter's response at the centre of the feature map."""
-    maps = tf.gather(activations, filter_index, axis=3, batch_dims=1)
+    maps = weighted_maps(activations, weights)
     h, w = tf.shape(maps)[1], tf.shape(maps)[2]
     return maps[:, h // 2, w // 2]
 
 
-def soft_channel(pre_activations: tf.Tensor, filter_index: tf.Tensor) -> tf.Tensor:
+def soft_channel(pre_activations: tf.Tensor, weights: tf.Tensor) -> tf.Tensor:
     """Mean of a softened ReLU of the filter's pre-activation, temperature = its spread over the map.
 
     On a silent filter the gradient concentrates on the places closest to firing (a soft maximum)
     instead of vanishing (ReLU) or spreading over the whole map (plain mean).
     """
-    maps = tf.gather(pre_activations, filter_index, axis=3, batch_dims=1)
+    maps = weighted_maps(pre_activations, weights)
     temperature = tf.stop_gradient(tf.math.reduce_std(maps, axis=[1, 2], keepdims=True)) + 1e-3
     return tf.reduce_mean(temperature * tf.nn.softplus(maps / temperature), axis=[1, 2])
 
@@ -39,14 +60,9 @@ OBJECTIVES: dict[str, Objective] = {"channel": channel, "neuron": neuron}
 # already has a gradient; a whole channel's is softened so the places closest to firing lead.
 WAKE_UP: dict[str, Objective] = {"channel": soft_channel, "neuron": neuron}
 
-
-def blend(objective: Objective, activations: tf.Tensor, filter_index: tf.Tensor, blend_index: tf.Tensor,
-          mix: tf.Tensor) -> tf.Tensor:
-    """``(1 - mix) * objective(filter A) + mix * objective(filter B)`` per image (Lucid's neuron addition).
-
-    With ``mix`` 0 this is exactly ``objective(filter A)``: 1 * a + 0 * b adds an exact zero.
-    """
-    return (1.0 - mix) * objective(activations, filter_index) + mix * objective(activations, blend_index)
+# Objectives whose best picture is a texture filling the whole image: they may be optimised on a small
+# periodic tile first (coarse to fine). A centre neuron's picture is one object at one place: it may not.
+TEXTURE_OBJECTIVES = frozenset({"channel"})
 
 
 def gram_similarity(activations: tf.Tensor) -> tf.Tensor:

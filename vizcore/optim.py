@@ -1,7 +1,8 @@
 """Update rules written as pure tensor functions so the whole step compiles into one graph.
 
-Each rule has ``init(params) -> state`` and ``update(params, grad, state, lr, t) -> (params, state)``;
-``lr`` holds one learning rate per image, so several rates run as one batch.
+Each rule has ``init(params) -> state`` and ``update(params, grads, state, lr, t) -> (params, state)``;
+``params`` and ``grads`` are tuples of tensors with the batch first (see ``param.py``), and ``lr`` holds
+one learning rate per image, so several rates run as one batch.
 """
 from __future__ import annotations
 
@@ -10,7 +11,8 @@ from dataclasses import dataclass
 
 import tensorflow as tf
 
-State = tuple[tf.Tensor, ...]
+Params = tuple[tf.Tensor, ...]
+State = tuple
 
 
 @dataclass(frozen=True)
@@ -18,18 +20,20 @@ class UpdateRule:
     """A named optimiser: state initialiser and one ascent step."""
 
     name: str
-    init: Callable[[tf.Tensor], State]
-    update: Callable[[tf.Tensor, tf.Tensor, State, tf.Tensor, tf.Tensor], tuple[tf.Tensor, State]]
+    init: Callable[[Params], State]
+    update: Callable[[Params, Params, State, tf.Tensor, tf.Tensor], tuple[Params, State]]
 
 
-def _per_image(lr: tf.Tensor, params: tf.Tensor) -> tf.Tensor:
-    """Reshape ``[batch]`` learning rates to broadcast over the parameter tensor."""
-    return tf.reshape(lr, [-1] + [1] * (len(params.shape) - 1))
+def _per_image(lr: tf.Tensor, tensor: tf.Tensor) -> tf.Tensor:
+    """Reshape ``[batch]`` learning rates to broadcast over one parameter tensor."""
+    return tf.reshape(lr, [-1] + [1] * (len(tensor.shape) - 1))
 
 
-def _normalized_ascent_update(params, grad, state, lr, t):
-    axes = list(range(1, len(params.shape)))
-    return params + _per_image(lr, params) * tf.math.l2_normalize(grad, axis=axes), state
+def _normalized_ascent_update(params, grads, state, lr, t):
+    """Each image moves ``lr`` along its gradient normalised to unit L2 norm over all its parameters."""
+    squares = tf.add_n([tf.reduce_sum(tf.square(g), axis=list(range(1, len(g.shape)))) for g in grads])
+    inverse_norm = tf.math.rsqrt(tf.maximum(squares, 1e-12))  # as tf.math.l2_normalize
+    return tuple(p + _per_image(lr * inverse_norm, p) * g for p, g in zip(params, grads)), state
 
 
 NORMALIZED_ASCENT = UpdateRule("normalized gradient ascent", lambda params: (), _normalized_ascent_update)
@@ -38,15 +42,18 @@ NORMALIZED_ASCENT = UpdateRule("normalized gradient ascent", lambda params: (), 
 def adam(beta1: float = 0.9, beta2: float = 0.999, epsilon: float = 1e-8) -> UpdateRule:
     """Adam (Kingma & Ba) maximising the objective."""
 
-    def init(params: tf.Tensor) -> State:
-        return tf.zeros_like(params), tf.zeros_like(params)
+    def init(params: Params) -> State:
+        return tuple((tf.zeros_like(p), tf.zeros_like(p)) for p in params)
 
-    def update(params, grad, state, lr, t):
-        m, v = state
+    def update_one(p, grad, m, v, lr, t):
         m = beta1 * m + (1 - beta1) * grad
         v = beta2 * v + (1 - beta2) * tf.square(grad)
         m_hat = m / (1 - beta1 ** t)
         v_hat = v / (1 - beta2 ** t)
-        return params + _per_image(lr, params) * m_hat / (tf.sqrt(v_hat) + epsilon), (m, v)
+        return p + _per_image(lr, p) * m_hat / (tf.sqrt(v_hat) + epsilon), (m, v)
+
+    def update(params, grads, state, lr, t):
+        updated = [update_one(p, g, m, v, lr, t) for p, g, (m, v) in zip(params, grads, state)]
+        return tuple(p for p, _ in updated), tuple(s for _, s in updated)
 
     return UpdateRule("Adam", init, update)

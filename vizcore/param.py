@@ -1,8 +1,9 @@
 """Image parameterisations: starting parameters and a map from parameters to RGB images.
 
 As in Lucid/Lucent, a parameterisation is a pair of functions: ``init(batch, rng)`` gives
-the starting parameters (numpy) and ``to_image(params)`` turns them into images of shape
-``[batch, size, size, 3]`` inside the compiled step.
+the starting parameters (a tuple of numpy arrays, each with the batch first) and ``to_image(params)``
+turns them into images of shape ``[batch, size, size, 3]`` inside the compiled step. Separate arrays,
+not one flat vector, because slicing a flat vector and its gradient cost a copy each step.
 """
 from __future__ import annotations
 
@@ -19,23 +20,27 @@ _COLOR_CORRELATION_SVD_SQRT = np.array(
 COLOR_MATRIX = _COLOR_CORRELATION_SVD_SQRT / np.max(np.linalg.norm(_COLOR_CORRELATION_SVD_SQRT, axis=0))
 
 
+Params = tuple  # of np.ndarray (start) or tf.Tensor (in the step), each [batch, ...]
+
+
 @dataclass(frozen=True)
 class Parameterisation:
     """How an image is represented while it is optimised."""
 
     name: str
-    init: Callable[[int, np.random.Generator], np.ndarray]
-    to_image: Callable[[tf.Tensor], tf.Tensor]
-    wake_only: np.ndarray | None = None  # 1 where a parameter may only change while the filter is silent
+    init: Callable[[int, np.random.Generator], Params]
+    to_image: Callable[[Params], tf.Tensor]
+    wake_only: tuple[bool, ...] = ()  # per array: True if it may only change while the filter is silent
+    tile: Callable[[Params, int], Params] | None = None  # the same picture repeated n x n at n times the size
 
 
 def uniform_pixels(size: int) -> Parameterisation:
     """Raw pixels started from uniform noise in [0, 1], as in the original notebook."""
 
-    def init(batch: int, rng: np.random.Generator) -> np.ndarray:
-        return rng.uniform(0.0, 1.0, (batch, size, size, 3)).astype(np.float32)
+    def init(batch: int, rng: np.random.Generator) -> Params:
+        return (rng.uniform(0.0, 1.0, (batch, size, size, 3)).astype(np.float32),)
 
-    return Parameterisation("pixels", init, tf.identity)
+    return Parameterisation("pixels", init, lambda params: params[0], (False,))
 
 
 def rfft2d_frequencies(height: int, width: int) -> np.ndarray:
@@ -56,20 +61,34 @@ def fourier_decorrelated(size: int, sd: float = 0.01, decay_power: float = 1.0) 
     scale = (1.0 / np.maximum(freqs, 1.0 / size) ** decay_power) * size  # size = sqrt(w * h)
     scale = tf.constant(scale.astype(np.float32))
     color_matrix_t = tf.constant(COLOR_MATRIX.T)
-    spectrum_shape = (2, 3) + freqs.shape
-    n_spectrum, n_pixels = int(np.prod(spectrum_shape)), size * size * 3
 
-    def init(batch: int, rng: np.random.Generator) -> np.ndarray:
-        spectrum = sd * rng.standard_normal((batch, n_spectrum))
-        return np.concatenate([spectrum, np.zeros((batch, n_pixels))], axis=1).astype(np.float32)
+    def init(batch: int, rng: np.random.Generator) -> Params:
+        real_imaginary = (sd * rng.standard_normal((batch, 2, 3) + freqs.shape)).astype(np.float32)
+        return real_imaginary, np.zeros((batch, size, size, 3), np.float32)
 
-    def to_image(params: tf.Tensor) -> tf.Tensor:
-        coefficients = tf.reshape(params[:, :n_spectrum], (-1,) + spectrum_shape)
-        spectrum = tf.complex(coefficients[:, 0] * scale, coefficients[:, 1] * scale)
+    def to_image(params: Params) -> tf.Tensor:
+        real_imaginary, pixels = params
+        spectrum = tf.complex(real_imaginary[:, 0] * scale, real_imaginary[:, 1] * scale)
         channels_first = tf.signal.irfft2d(spectrum, fft_length=[size, size])
         image = tf.transpose(channels_first, [0, 2, 3, 1]) / 4.0  # Lucid's magic constant
-        pixels = tf.reshape(params[:, n_spectrum:], (-1, size, size, 3))
         return tf.sigmoid(tf.tensordot(image, color_matrix_t, axes=1) + pixels)
 
-    wake_only = np.concatenate([np.zeros(n_spectrum), np.ones(n_pixels)]).astype(np.float32)
-    return Parameterisation("fourier", init, to_image, wake_only)
+    return Parameterisation("fourier", init, to_image, (False, True), tile_fourier)
+
+
+def tile_fourier(params: Params, factor: int) -> Params:
+    """Fourier parameters of the same (periodic) picture repeated ``factor`` x ``factor`` times.
+
+    Frequency k of the small picture becomes frequency ``factor * k`` of the large one; with the 1/f
+    scaling above, a coefficient keeps its effect on the picture when multiplied by
+    ``max(factor |k|, 1) / max(|k|, 1)``. Exact: the large picture is ``np.tile`` of the small one.
+    """
+    real_imaginary, pixels = (np.asarray(p) for p in params)
+    size = pixels.shape[1]
+    large = factor * size
+    ky = np.rint(np.fft.fftfreq(size) * size).astype(int)[:, None]
+    kx = np.arange(size // 2 + 1)[None, :]
+    gain = np.maximum(factor * np.hypot(ky, kx), 1.0) / np.maximum(np.hypot(ky, kx), 1.0)
+    tiled = np.zeros(real_imaginary.shape[:3] + (large, large // 2 + 1), np.float32)
+    tiled[..., (factor * ky) % large, factor * kx] = real_imaginary * gain.astype(np.float32)
+    return tiled, np.tile(pixels, (1, factor, factor, 1))

@@ -5,7 +5,6 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import NamedTuple
 
 import numpy as np
 import tensorflow as tf
@@ -15,7 +14,8 @@ from vizcore.cache import CachedPicture, RenderCache
 from vizcore.errors import InputError
 from vizcore.methods import Method, get_method
 from vizcore.models import LoadedModel
-from vizcore.objectives import OBJECTIVES, WAKE_UP, blend, gram_similarity
+from vizcore.objectives import OBJECTIVES, WAKE_UP, channel_weights, gram_similarity
+from vizcore.param import Params
 
 
 @dataclass(frozen=True)
@@ -80,19 +80,14 @@ def target_words(settings: Settings, index: int = 0) -> str:
     return words + (" · centre neuron" if settings.objective == "neuron" else "")
 
 
-class Goal(NamedTuple):
-    """What each image of a batch maximises, as tensors of the compiled step (changing them never retraces)."""
+def goal_for(settings: Settings, channels: int) -> tf.Tensor:
+    """What each picture maximises: its weights over the layer's ``channels``, ``[batch, channels]``.
 
-    filter_index: tf.Tensor  # [batch] int32
-    blend_index: tf.Tensor  # [batch] int32: the second filter (any filter when mix is 0)
-    mix: tf.Tensor  # [batch] float32: the second filter's weight
-
-
-def goal_for(settings: Settings) -> Goal:
-    """The settings' filters, second filter and mixes as tensors."""
-    second = settings.filters if settings.blend_filter is None else [settings.blend_filter] * len(settings.filters)
-    return Goal(tf.constant(settings.filters, tf.int32), tf.constant(second, tf.int32),
-                tf.constant([settings.mix(i) for i in range(len(settings.filters))], tf.float32))
+    A tensor argument of the compiled step, so other filters or mixes never retrace it.
+    """
+    filters = list(settings.filters)
+    second = filters if settings.blend_filter is None else [settings.blend_filter] * len(filters)
+    return tf.constant(channel_weights(channels, filters, second, [settings.mix(i) for i in range(len(filters))]))
 
 
 @dataclass
@@ -111,7 +106,8 @@ class CompiledSteps:
     """The graph-compiled functions for one (layer, method, size, objective, diversity)."""
 
     method: Method
-    init: Callable[[int, np.random.Generator], np.ndarray]
+    init: Callable[[int, np.random.Generator], Params]
+    tile: Callable[[Params, int], Params] | None
     step: Callable
     to_image: Callable
     evaluate: Callable
@@ -131,10 +127,10 @@ def compile_steps(model: LoadedModel, layer: str, method: Method, size: int, obj
     def to_model_input(images: tf.Tensor) -> tf.Tensor:
         return model.preprocess(images * 255.0) if method.preprocess else images
 
-    def score(images: tf.Tensor, goal: Goal) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
+    def score(images: tf.Tensor, goal: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
         z = probe(to_model_input(images))
         activations = activation(z)
-        return blend(maximise, activations, *goal), blend(wake_up, z, *goal), activations
+        return maximise(activations, goal), wake_up(z, goal), activations
 
     @tf.function
     def step(params, state, goal, learning_rate, t, seed, awake, diversity):
@@ -155,10 +151,11 @@ def compile_steps(model: LoadedModel, layer: str, method: Method, size: int, obj
                 # In units of the objective's size, so one strength suits shallow and deep layers alike.
                 scale = tf.stop_gradient(tf.reduce_sum(tf.abs(target)))
                 total -= diversity * scale * gram_similarity(activations)
-        grad = tape.gradient(total, params)
-        if parameterisation.wake_only is not None:
-            grad = tf.where((value > 0)[:, None], grad * (1.0 - parameterisation.wake_only), grad)
-        params, state = method.rule.update(params, grad, state, learning_rate, t)
+        grads = tape.gradient(total, params)
+        silent = tf.cast(value <= 0, tf.float32)
+        grads = tuple(grad * tf.reshape(silent, [-1] + [1] * (grad.shape.rank - 1)) if wake_only else grad
+                      for grad, wake_only in zip(grads, parameterisation.wake_only))
+        params, state = method.rule.update(params, grads, state, learning_rate, t)
         return params, state, value, value > 0
 
     @tf.function
@@ -169,8 +166,8 @@ def compile_steps(model: LoadedModel, layer: str, method: Method, size: int, obj
     def similarity(images):
         return gram_similarity(activation(probe(to_model_input(images))))
 
-    return CompiledSteps(method, parameterisation.init, step, tf.function(parameterisation.to_image), evaluate,
-                         similarity)
+    return CompiledSteps(method, parameterisation.init, parameterisation.tile, step,
+                         tf.function(parameterisation.to_image), evaluate, similarity)
 
 
 def check_objective(objective: str) -> str:
@@ -247,23 +244,12 @@ class Engine:
 
     def _optimise(self, settings: Settings, preview_every: int, preview_at: Collection[int]) -> Iterator[Frame]:
         method = get_method(settings.method)
-        compiled = self.compiled_for(settings)
-        batch = len(settings.filters)
-        params = tf.constant(start_images(compiled, settings))
-        state = method.rule.init(params)
-        goal = goal_for(settings)
-        learning_rate = tf.constant(settings.learning_rates, tf.float32)
-        diversity = tf.constant(settings.diversity, tf.float32)
-        awake = tf.ones([batch], tf.bool)
         history: list[np.ndarray] = []
-        for t in range(1, settings.steps + 1):
-            params, state, value, awake = compiled.step(params, state, goal, learning_rate, tf.constant(float(t)),
-                                                        tf.constant([settings.seed, t], tf.int64), awake,
-                                                        diversity)
+        for t, compiled, params, value in self._steps(settings, method):
             history.append(value.numpy())
             last = t == settings.steps
             preview = last or t % preview_every == 0 or t in preview_at
-            images = method.display(compiled.to_image(params).numpy()) if preview else None
+            images = full_size(method.display(compiled.to_image(params).numpy()), settings.size) if preview else None
             frame = Frame(t, settings.steps, np.array(history), images)
             if last:
                 activation = self.activation(settings, images)
@@ -271,6 +257,28 @@ class Engine:
                                             dead_start_notes(method, settings, history[0], activation),
                                             self.similarity(settings, images))
             yield frame
+
+    def _steps(self, settings: Settings, method: Method) -> Iterator[tuple[int, CompiledSteps, Params, tf.Tensor]]:
+        """Run the compiled steps stage by stage; yield the iteration, its stage's steps, parameters and values."""
+        goal = goal_for(settings, self.model.layer(settings.layer).filters)
+        learning_rate = tf.constant(settings.learning_rates, tf.float32)
+        diversity = tf.constant(settings.diversity, tf.float32)
+        awake = tf.ones([len(settings.filters)], tf.bool)
+        params: Params | None = None
+        size = t = 0
+        for stage in method.stages(settings.size, settings.steps, settings.objective):
+            compiled = self.compiled(settings.layer, method, stage.size, settings.objective, settings.copies > 1)
+            # Each stage starts its optimiser afresh; a later stage starts from the earlier picture, tiled.
+            start = (start_params(compiled, settings) if params is None else
+                     compiled.tile(tuple(p.numpy() for p in params), stage.size // size))
+            params, size = tuple(tf.constant(p) for p in start), stage.size
+            state = method.rule.init(params)
+            for local_t in range(1, stage.steps + 1):
+                t += 1
+                params, state, value, awake = compiled.step(
+                    params, state, goal, learning_rate, tf.constant(float(local_t)),
+                    tf.constant([settings.seed, t], tf.int64), awake, diversity)
+                yield t, compiled, params, value
 
     def _cache_keys(self, settings: Settings) -> list[str]:
         common = dict(layer=settings.layer, method=settings.method, steps=settings.steps, size=settings.size,
@@ -308,7 +316,8 @@ class Engine:
     def activation(self, settings: Settings, images: np.ndarray) -> np.ndarray:
         """Mean filter response to the pictures as displayed (uint8), one value per picture."""
         scaled = tf.constant(images.astype(np.float32) / 255.0)
-        return self.compiled_for(settings).evaluate(scaled, goal_for(settings)).numpy()
+        goal = goal_for(settings, self.model.layer(settings.layer).filters)
+        return self.compiled_for(settings).evaluate(scaled, goal).numpy()
 
     def similarity(self, settings: Settings, images: np.ndarray) -> float | None:
         """Mean pairwise style similarity of a diversity render's pictures (1 = same style); None otherwise."""
@@ -325,13 +334,20 @@ class Engine:
         raise AssertionError("the loop always ends with a result")
 
 
-def start_images(compiled: CompiledSteps, settings: Settings) -> np.ndarray:
+def start_params(compiled: CompiledSteps, settings: Settings) -> Params:
     """The starting parameters: one random image for the whole batch, so a picture does not depend on what
     else is rendered with it; copies of a diversity render each start from their own (seed + copy)."""
     if settings.copies > 1:
-        return np.concatenate([compiled.init(1, np.random.default_rng(settings.seed + i))
-                               for i in range(settings.copies)])
-    return np.repeat(compiled.init(1, np.random.default_rng(settings.seed)), len(settings.filters), axis=0)
+        starts = [compiled.init(1, np.random.default_rng(settings.seed + i)) for i in range(settings.copies)]
+        return tuple(np.concatenate(arrays) for arrays in zip(*starts))
+    return tuple(np.repeat(p, len(settings.filters), axis=0)
+                 for p in compiled.init(1, np.random.default_rng(settings.seed)))
+
+
+def full_size(images: np.ndarray, size: int) -> np.ndarray:
+    """Pictures of a coarse stage tiled to the render's size, so every frame shows the whole picture."""
+    factor = size // images.shape[1]
+    return images if factor == 1 else np.tile(images, (1, factor, factor, 1))
 
 
 def dead_start_notes(method: Method, settings: Settings, first_values: np.ndarray,
