@@ -19,21 +19,20 @@ import tempfile
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 import numpy as np
 from PIL import Image, ImageDraw
 
-from vizcore import animation, atlas, dream, examples, validate
+from vizcore import options, validate
 from vizcore.atomic import writable_folder, write_bytes_atomic
 from vizcore.cache import RenderCache
 from vizcore.errors import InputError, VizError
-from vizcore.methods import METHODS, get_method
-from vizcore.metrics import natural_reference, quality_score, reference_path
-from vizcore.models import PREPROCESSING, LayerInfo, LoadedModel, load_model
-from vizcore.objectives import OBJECTIVES
-from vizcore.render import Engine, RenderResult, Settings, target_words
-from vizcore.uploads import load_model_file
+from vizcore.models import PREPROCESSING, VGG16_CATALOG, LayerInfo, LoadedModel, built_in_weights, load_model
+
+if TYPE_CHECKING:  # the engine's modules import TensorFlow: the commands that render import them when they run
+    from vizcore import animation, atlas
+    from vizcore.render import Engine, RenderResult, Settings
 
 EXIT_BAD_INPUT = 2
 EXIT_INTERRUPTED = 130
@@ -126,7 +125,6 @@ def check_output_path(path: Path, suffix: str = ".png") -> Path:
 
 def check_numbers(args: argparse.Namespace) -> None:
     """Check the numeric settings before the model loads, so a typo fails at once."""
-    get_method(args.method)
     if args.steps is not None:
         validate.check_steps(args.steps)
     if args.size is not None:  # None: the model's own size, known once it is loaded
@@ -201,6 +199,8 @@ def open_model(args: argparse.Namespace) -> LoadedModel:
 
 def model_factory(args: argparse.Namespace) -> functools.partial:
     """A picklable function that loads the chosen model (for this process or for Ray workers)."""
+    from vizcore.uploads import load_model_file
+
     if args.model_file:  # checked in a child process first, then loaded with Keras's safe mode
         return functools.partial(load_model_file, args.model_file, args.preprocess)
     if args.weights:
@@ -210,6 +210,8 @@ def model_factory(args: argparse.Namespace) -> functools.partial:
 
 def open_engine(args: argparse.Namespace) -> Engine:
     """An engine on the chosen model, with the disk cache unless --no-cache; announces the weights on stderr."""
+    from vizcore.render import Engine
+
     model = open_model(args)
     announce_weights(model, sys.stderr)
     return Engine(model, None if args.no_cache else RenderCache())
@@ -288,13 +290,19 @@ def grid_picture(images: Sequence[np.ndarray], labels: Sequence[str], columns: i
 
 
 def run_layers(args: argparse.Namespace) -> int:
-    """Print the conv layer catalog and the weights in use."""
-    model = open_model(args)
-    announce_weights(model, sys.stdout)
+    """Print the conv layer catalog and the weights in use (for the built-in VGG16 without loading it)."""
+    if args.model_file or args.weights:  # a file is read (and checked) by loading it
+        model = open_model(args)
+        layers, description, notice = model.layers, model.weights_description, model.notice
+    else:  # the layers are a fact of the architecture; the weights are chosen as loading would choose them
+        layers, (description, notice) = VGG16_CATALOG, built_in_weights(args.model)
+    print(f"weights: {description}")
+    if notice:
+        print(f"note: {notice}")
     print(f"{'layer':<14}{'filters':>8}{'stride':>8}{'receptive field':>17}")
-    for info in model.layers:
+    for info in layers:
         print(f"{info.name:<14}{info.filters:>8}{info.stride:>8}{info.receptive_field:>14} px")
-    print(f"{len(model.layers)} conv layers, {sum(i.filters for i in model.layers)} filters in total")
+    print(f"{len(layers)} conv layers, {sum(i.filters for i in layers)} filters in total")
     return 0
 
 
@@ -304,6 +312,9 @@ def run_render(args: argparse.Namespace) -> int:
     gif = None if args.gif is None else check_output_path(args.gif, ".gif")
     check_numbers(args)
     chosen = parse_filter(args.filter)
+    from vizcore import animation  # the engine's modules (and TensorFlow) once the input is checked
+    from vizcore.render import target_words
+
     engine = open_engine(args)
     layer = engine.model.layer(args.layer)
     index = random.SystemRandom().randrange(layer.filters) if chosen is None else chosen
@@ -343,12 +354,16 @@ def render_report(model: LoadedModel, result: RenderResult, out: Path, seconds: 
 
 def quality(model: LoadedModel, layer: str, filter_index: int, image: np.ndarray) -> float | None:
     """The quality score ("x the strongest natural photo")."""
+    from vizcore.metrics import quality_score
+
     prepare_natural_reference(model)
     return quality_score(model, layer, filter_index, image)
 
 
 def prepare_natural_reference(model: LoadedModel) -> None:
     """Measure every filter on natural photos now if that is not saved yet (once per weights), saying so."""
+    from vizcore.metrics import natural_reference, reference_path
+
     if not reference_path(model).exists():
         print("note: measuring every filter on natural photos once, for the quality score (about a minute)",
               file=sys.stderr)
@@ -381,6 +396,8 @@ def run_diversity(args: argparse.Namespace) -> int:
         raise InputError(f"--copies must be from {validate.MIN_COPIES} to {validate.MAX_COPIES} "
                          f"(got {args.copies}).")
     validate.check_diversity(args.strength)
+    from vizcore.render import target_words  # the engine's modules (and TensorFlow) once the input is checked
+
     engine = open_engine(args)
     settings = settings_for(engine, args, [args.filter], copies=args.copies, diversity=args.strength)
     [result], seconds = render_all(engine, [settings], f"{settings.layer} filter {settings.filters[0]} "
@@ -400,6 +417,9 @@ def run_atlas(args: argparse.Namespace) -> int:
     """Render every filter of the chosen layers into an atlas folder (resumable), here or on Ray workers."""
     check_numbers(args)
     check_batch(args.batch)
+    from vizcore import atlas  # the engine's modules (and TensorFlow) once the input is checked
+    from vizcore.render import Engine
+
     if args.ray and args.ray != "local":
         atlas.check_ray_address(args.ray)  # before loading anything: a typo fails at once
     model = open_model(args)
@@ -435,6 +455,8 @@ def run_atlas(args: argparse.Namespace) -> int:
 
 def run_dream(args: argparse.Namespace) -> int:
     """DeepDream on a photo (or a bundled sample): amplify a layer or one filter, octave by octave."""
+    from vizcore import dream
+
     out = check_output_path(args.out)
     photo = dream.load_photo(args.photo, args.size)
     model = open_model(args)
@@ -460,6 +482,8 @@ def run_dream(args: argparse.Namespace) -> int:
 
 def run_examples(args: argparse.Namespace) -> int:
     """Find the photo crops that excite one filter most; save crops and heat maps, print a table."""
+    from vizcore import examples
+
     examples.check_count(args.count)
     out = writable_folder(args.out)
     photos = examples.with_own_photos([examples.photo_file(path) for path in args.photos])  # before the model
@@ -515,22 +539,22 @@ def summary(model: LoadedModel, settings: Settings, what: str, *details: str) ->
 # ---------------------------------------------------------------- parser and entry point
 
 
-def method_defaults(attribute: str) -> str:
-    """E.g. 'robust 0.05, classic 4' for attribute 'default_lr'."""
-    return ", ".join(f"{method.name} {getattr(method, attribute):g}" for method in METHODS.values())
+def method_defaults(defaults: dict[str, float]) -> str:
+    """E.g. 'robust 0.05, classic 4' for the methods' default learning rates."""
+    return ", ".join(f"{name} {value:g}" for name, value in defaults.items())
 
 
 def add_picture_options(group: argparse._ArgumentGroup) -> None:
     """The settings that change a picture: --method, --steps, --size, --lr, --seed."""
-    group.add_argument("--method", choices=list(METHODS), default="robust",
+    group.add_argument("--method", choices=options.METHODS, default="robust",
                        help="robust: clean Lucid-style pictures (default); classic: the original notebook's loop")
     group.add_argument("--steps", type=int, help=f"iterations, 1-{validate.MAX_STEPS} "
-                       f"(default: the method's: {method_defaults('default_steps')})")
+                       f"(default: the method's: {method_defaults(options.METHODS_DEFAULT_STEPS)})")
     group.add_argument("--size", type=int,
                        help=f"picture size in pixels, {validate.MIN_SIZE}-{validate.MAX_SIZE} (default "
                        f"{DEFAULT_SIZE}, or the model's own size if it takes only one)")
     group.add_argument("--lr", type=float,
-                       help=f"learning rate (default: the method's: {method_defaults('default_lr')})")
+                       help=f"learning rate (default: the method's: {method_defaults(options.METHODS_DEFAULT_LR)})")
     group.add_argument("--seed", type=int, default=0, help="random seed of the start image and transforms (default 0)")
 
 
@@ -555,7 +579,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_picture_options(group)
     group.add_argument("--out", type=Path, required=True, help="output .png file (written atomically)")
     group.add_argument("--no-cache", action="store_true", help="do not read or write the disk cache of renders")
-    group.add_argument("--objective", choices=list(OBJECTIVES), default="channel",
+    group.add_argument("--objective", choices=options.OBJECTIVES, default="channel",
                        help="channel: the whole filter's mean response (default); neuron: only its centre neuron")
 
     parser = argparse.ArgumentParser(prog="vizcore", description="See what a filter of VGG16 (or your own Keras "
@@ -598,8 +622,9 @@ def build_parser() -> argparse.ArgumentParser:
     add_picture_options(group)
     group.add_argument("--out", type=Path, required=True, help="atlas folder; the pictures go to a subfolder "
                        "named by the weights and settings, so other settings never mix with them")
-    group.add_argument("--batch", type=int, default=atlas.DEFAULT_BATCH, help="filters optimised together "
-                       f"as one batch (default {atlas.DEFAULT_BATCH}; on 2 cores batching gains little)")
+    group.add_argument("--batch", type=int, default=options.ATLAS_DEFAULT_BATCH, help="filters optimised "
+                       f"together as one batch (default {options.ATLAS_DEFAULT_BATCH}; on 2 cores batching gains "
+                       "little)")
     group.add_argument("--no-quality", action="store_true", help="skip the quality score (saves measuring "
                        "natural photos once, about a minute)")
     group.add_argument("--ray", metavar="ADDRESS", help="render batches as Ray tasks: 'local' starts Ray on "
@@ -612,9 +637,10 @@ def build_parser() -> argparse.ArgumentParser:
     group.add_argument("--layer", required=True, help="conv layer name, e.g. block3_conv1 (see `vizcore layers`)")
     group.add_argument("--filter", type=int, required=True, help="filter number")
     group.add_argument("--photos", nargs="+", default=[], metavar="FILE", help="your own JPEG/PNG photos "
-                       f"(up to {examples.MAX_OWN_PHOTOS}), searched as well as the bundled sample photos")
-    group.add_argument("--count", type=int, default=examples.DEFAULT_COUNT, help="how many crops, at most "
-                       f"{examples.PER_PHOTO} per photo (default {examples.DEFAULT_COUNT}, up to {examples.MAX_COUNT})")
+                       f"(up to {options.EXAMPLES_MAX_OWN_PHOTOS}), searched as well as the bundled sample photos")
+    group.add_argument("--count", type=int, default=options.EXAMPLES_DEFAULT_COUNT, help="how many crops, at "
+                       f"most {options.EXAMPLES_PER_PHOTO} per photo (default {options.EXAMPLES_DEFAULT_COUNT}, up to "
+                       f"{options.EXAMPLES_MAX_COUNT})")
     group.add_argument("--out", type=Path, required=True, help="folder for the crop and heat-map PNGs "
                        "(created if missing; files written atomically)")
     found.set_defaults(run=run_examples)
@@ -626,19 +652,20 @@ def add_dream_parser(commands: argparse._SubParsersAction, model_options: argpar
     command = commands.add_parser("dream", parents=[model_options], help="DeepDream on a photo: amplify what a "
                                 "layer (or one filter) sees in it")
     command.add_argument("photo", help=f"a JPEG or PNG file, or a bundled sample: "
-                       f"{', '.join(dream.SAMPLE_PREFIX + name for name in dream.SAMPLE_PHOTOS)}")
+                       f"{', '.join(options.DREAM_SAMPLE_PREFIX + name for name in options.DREAM_SAMPLE_PHOTOS)}")
     command.add_argument("--layer", required=True, help="conv layer name, e.g. block4_conv3 (see `vizcore layers`)")
     command.add_argument("--filter", type=int, help="amplify only this filter (default: the whole layer)")
-    command.add_argument("--octaves", type=int, default=dream.DEFAULT_OCTAVES, help="scales to dream at, small to "
-                       f"full size, {dream.MIN_OCTAVES}-{dream.MAX_OCTAVES} (default {dream.DEFAULT_OCTAVES})")
-    command.add_argument("--steps", type=int, default=dream.DEFAULT_STEPS, help="steps per octave, "
-                       f"{dream.MIN_STEPS}-{dream.MAX_STEPS} (default {dream.DEFAULT_STEPS})")
-    command.add_argument("--strength", type=float, default=dream.DEFAULT_STEP_SIZE, help="step size in pixel "
-                       f"levels (0-255), above 0 and at most {dream.MAX_STEP_SIZE:g} "
-                       f"(default {dream.DEFAULT_STEP_SIZE:g})")
-    command.add_argument("--size", type=int, default=dream.DEFAULT_SIDE, help="the photo's longer side is shrunk "
-                       f"to this, {dream.MIN_SIDE}-{dream.MAX_SIDE} px (default {dream.DEFAULT_SIDE}; larger is "
-                       "slower)")
+    command.add_argument("--octaves", type=int, default=options.DREAM_DEFAULT_OCTAVES, help="scales to dream at, "
+                       f"small to full size, {options.DREAM_MIN_OCTAVES}-{options.DREAM_MAX_OCTAVES} "
+                       f"(default {options.DREAM_DEFAULT_OCTAVES})")
+    command.add_argument("--steps", type=int, default=options.DREAM_DEFAULT_STEPS, help="steps per octave, "
+                       f"{options.DREAM_MIN_STEPS}-{options.DREAM_MAX_STEPS} (default {options.DREAM_DEFAULT_STEPS})")
+    command.add_argument("--strength", type=float, default=options.DREAM_DEFAULT_STEP_SIZE, help="step size in pixel "
+                       f"levels (0-255), above 0 and at most {options.DREAM_MAX_STEP_SIZE:g} "
+                       f"(default {options.DREAM_DEFAULT_STEP_SIZE:g})")
+    command.add_argument("--size", type=int, default=options.DREAM_DEFAULT_SIDE, help="the photo's longer side is "
+                       f"shrunk to this, {options.DREAM_MIN_SIDE}-{options.DREAM_MAX_SIDE} px "
+                       f"(default {options.DREAM_DEFAULT_SIDE}; larger is slower)")
     command.add_argument("--seed", type=int, default=0, help="random seed of the rolls (default 0)")
     command.add_argument("--out", type=Path, required=True, help="output .png file (written atomically)")
     command.set_defaults(run=run_dream)

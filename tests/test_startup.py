@@ -1,0 +1,105 @@
+"""Start-up without TensorFlow: `import vizcore`, `vizcore --help`, argument errors and `vizcore layers` for the
+built-in VGG16 never import it; the copies that make this possible are checked against their originals."""
+import subprocess
+import sys
+
+import pytest
+
+from vizcore import InputError, WeightsError, models, options
+
+# Runs the command line in a fresh process, then says on its last line whether TensorFlow or Keras was imported.
+RUN_CLI = """
+import contextlib, sys
+from vizcore.cli import main
+with contextlib.suppress(SystemExit):  # --help and usage errors exit inside argparse
+    main(sys.argv[1:])
+print("imported:", "tensorflow" in sys.modules, "keras" in sys.modules)
+"""
+
+
+def run_python(code: str, *args: str) -> subprocess.CompletedProcess:
+    """``python -c code args`` in a fresh process."""
+    return subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, timeout=300)
+
+
+@pytest.mark.parametrize("args, words", [
+    (["--help"], "usage: vizcore"),
+    (["render", "--help"], f"--method {{{','.join(options.METHODS)}}}"),
+    (["dream", "--help"], "sample:chelsea"),
+    (["bogus"], "invalid choice: 'bogus'"),
+    (["render", "--layer", "block1_conv1", "--filter", "3", "--out", "x.png", "--lr", "nan"], "Learning rate"),
+    (["layers", "--model", "hed-vgg16"], "13 conv layers, 4224 filters in total"),
+    (["layers"], "13 conv layers, 4224 filters in total"),
+])
+def test_command_line_answers_without_tensorflow(tmp_path, args, words):
+    args = [str(tmp_path / arg) if arg == "x.png" else arg for arg in args]
+    done = run_python(RUN_CLI, *args)
+    assert words in done.stdout + done.stderr, done.stderr
+    assert done.stdout.splitlines()[-1] == "imported: False False", done.stderr
+
+
+def test_import_vizcore_is_lazy_and_tensorflow_starts_quietly():
+    done = run_python("import sys, vizcore\n"
+                      "assert 'tensorflow' not in sys.modules and 'numpy' not in sys.modules\n"
+                      "assert vizcore.load_model is vizcore.models.load_model\n"
+                      "import keras\n"
+                      "print(type(sys.modules['tensorflow'].__loader__).__name__)")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "_QuietTensorFlowLoader"
+    assert "oneDNN" not in done.stderr and "cuInit" not in done.stderr, done.stderr
+
+
+def test_unknown_names_are_attribute_errors():
+    import vizcore
+
+    with pytest.raises(AttributeError, match="no attribute 'Engin'"):
+        vizcore.Engin  # noqa: B018
+
+
+def test_static_catalog_is_the_keras_vgg16_architecture():
+    assert models.conv_catalog(models.vgg16_architecture()) == list(models.VGG16_CATALOG)
+
+
+def test_command_line_options_are_the_engine_values():
+    from vizcore import atlas, dream, examples
+    from vizcore.methods import METHODS
+    from vizcore.objectives import OBJECTIVES
+
+    assert options.METHODS == tuple(METHODS)
+    assert options.METHODS_DEFAULT_STEPS == {name: method.default_steps for name, method in METHODS.items()}
+    assert options.METHODS_DEFAULT_LR == {name: method.default_lr for name, method in METHODS.items()}
+    assert options.OBJECTIVES == tuple(OBJECTIVES)
+    assert options.DREAM_SAMPLE_PHOTOS == tuple(dream.SAMPLE_PHOTOS)
+    engine = {"ATLAS": atlas, "DREAM": dream, "EXAMPLES": examples}
+    for name, value in vars(options).items():  # e.g. DREAM_MAX_OCTAVES is dream.MAX_OCTAVES
+        module, _, original = name.partition("_")
+        if module in engine and name != "DREAM_SAMPLE_PHOTOS":
+            assert value == getattr(engine[module], original), name
+
+
+@pytest.mark.parametrize("reachable, downloaded, expected, note", [
+    (True, False, models.IMAGENET_DESCRIPTION, "not downloaded yet"),
+    (True, True, models.IMAGENET_DESCRIPTION, None),
+    (False, True, models.IMAGENET_DESCRIPTION, None),
+    (False, False, models.HED_DESCRIPTION, "cannot reach storage.googleapis.com"),
+])
+def test_built_in_weights_are_chosen_as_loading_would(tmp_path, monkeypatch, reachable, downloaded, expected, note):
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path))
+    monkeypatch.setattr(models, "network_reachable", lambda: reachable)
+    if downloaded:
+        (tmp_path / "models").mkdir()
+        (tmp_path / "models" / models.IMAGENET_FILE).write_bytes(b"")
+    description, notice = models.built_in_weights("auto")
+    assert description == expected
+    assert notice is None if note is None else note in notice
+    if expected == models.IMAGENET_DESCRIPTION:
+        assert models.built_in_weights("imagenet") == (description, notice)
+    else:
+        with pytest.raises(WeightsError, match="cannot reach"):
+            models.built_in_weights("imagenet")
+
+
+def test_built_in_weights_of_the_offline_model_and_of_an_unknown_source():
+    assert models.built_in_weights("hed-vgg16") == (models.HED_DESCRIPTION, None)
+    with pytest.raises(InputError, match="Unknown model source 'resnet'"):
+        models.built_in_weights("resnet")

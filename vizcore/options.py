@@ -1,0 +1,23 @@
+"""The choices, defaults and limits that the command line's parser shows, without importing TensorFlow.
+
+Copies of values defined in modules that import TensorFlow, so that `vizcore --help` and a mistyped
+argument answer at once. Each copy is named after its original with the module's name in front;
+tests/test_startup.py checks every copy against its original.
+"""
+
+METHODS = ("robust", "lucid", "classic")  # the names of vizcore.methods.METHODS, in order
+METHODS_DEFAULT_STEPS = {"robust": 256, "lucid": 256, "classic": 100}
+METHODS_DEFAULT_LR = {"robust": 0.1, "lucid": 0.05, "classic": 4.0}
+OBJECTIVES = ("channel", "neuron")  # vizcore.objectives.OBJECTIVES
+ATLAS_DEFAULT_BATCH = 8
+
+DREAM_SAMPLE_PREFIX = "sample:"
+DREAM_SAMPLE_PHOTOS = ("chelsea", "astronaut", "coffee", "rocket", "stereo_motorcycle")
+DREAM_MIN_OCTAVES, DREAM_DEFAULT_OCTAVES, DREAM_MAX_OCTAVES = 1, 3, 6
+DREAM_MIN_STEPS, DREAM_DEFAULT_STEPS, DREAM_MAX_STEPS = 1, 20, 200
+DREAM_DEFAULT_STEP_SIZE, DREAM_MAX_STEP_SIZE = 1.5, 50.0
+DREAM_MIN_SIDE, DREAM_DEFAULT_SIDE, DREAM_MAX_SIDE = 128, 384, 768
+
+EXAMPLES_DEFAULT_COUNT, EXAMPLES_MAX_COUNT = 6, 24
+EXAMPLES_PER_PHOTO = 2
+EXAMPLES_MAX_OWN_PHOTOS = 8
