@@ -110,11 +110,16 @@ def test_step_clock_prefers_measurements_and_learns_the_machine_speed() -> None:
     assert guess > 0
     batch = Settings("conv2", (0,) * 16, "robust", 3, 64, (0.05,) * 16)
     assert clock.estimate(batch, LAYERS) > guess
-    clock.record(settings(), LAYERS, [3 * guess, 2 * guess, 4 * guess])
+    clock.record(settings(), LAYERS, [3 * guess, 2 * guess, 4 * guess, 200 * guess])  # the last one compiled
     assert clock.estimate(settings(), LAYERS) == pytest.approx(3 * guess)
     assert clock.estimate(batch, LAYERS) == pytest.approx(3 * StepClock.guess(batch, LAYERS))  # 3x slower machine
     clock.record(settings(), LAYERS, [])
     assert clock.estimate(settings(), LAYERS) == pytest.approx(3 * guess)
+
+
+def test_a_coarse_to_fine_render_is_guessed_cheaper_per_iteration() -> None:
+    robust, lucid = (Settings("conv2", (0,), method, 256, 128, (0.05,)) for method in ("robust", "lucid"))
+    assert StepClock.guess(robust, LAYERS) == pytest.approx(StepClock.guess(lucid, LAYERS) * (0.75 / 4 + 0.25))
 
 
 def test_run_record_follows_frames_and_stops() -> None:

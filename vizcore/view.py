@@ -246,11 +246,18 @@ def objective_from_query(params: Mapping[str, str | Sequence[str]], view: View, 
 
 
 def prior_step_seconds(layer_position: int, size: int, batch: int = 1) -> float:
-    """A first guess of one step's time before anything was measured (VGG16 on two CPU cores).
+    """A first guess of one full-size step's time before anything was measured (VGG16 on two CPU cores).
 
     Deeper layers cost more (about x1.2 per conv layer), larger pictures cost about their area.
     """
     return 0.018 * math.exp(0.18 * layer_position) * max(0.25, (size / 128) ** 2) * batch ** 0.85
+
+
+def work_share(settings: Settings) -> float:
+    """A render's cost per iteration as a share of a full-size iteration (below 1 for coarse to fine)."""
+    stages = METHODS[settings.method].stages(settings.size, settings.steps, settings.objective)
+    return sum(stage.steps * max(0.25, (stage.size / 128) ** 2) for stage in stages) / (
+        settings.steps * max(0.25, (settings.size / 128) ** 2))
 
 
 def preview_every(step_seconds: float, steps: int, target: float = PREVIEW_SECONDS) -> int:
@@ -261,8 +268,10 @@ def preview_every(step_seconds: float, steps: int, target: float = PREVIEW_SECON
 class StepClock:
     """Measured seconds per step, by (layer, method, size, batch); shared by all sessions, thread-safe.
 
-    Settings never measured get the depth/size guess, scaled by how this machine compared with the
-    guess on the runs measured so far (a busy or slow machine makes every guess slower).
+    A measurement is the mean over a render's steps (coarse and fine alike, so mean x iterations is the
+    render's time), leaving out steps that compiled. Settings never measured get the depth/size guess,
+    scaled by how this machine compared with the guess on the runs measured so far (a busy or slow
+    machine makes every guess slower).
     """
 
     SPEED_SAMPLES = 20
@@ -281,7 +290,7 @@ class StepClock:
     def guess(settings: Settings, layers: Sequence[LayerInfo]) -> float:
         """The depth/size guess for these settings."""
         position = next((i for i, info in enumerate(layers) if info.name == settings.layer), 0)
-        return prior_step_seconds(position, settings.size, len(settings.filters))
+        return prior_step_seconds(position, settings.size, len(settings.filters)) * work_share(settings)
 
     def estimate(self, settings: Settings, layers: Sequence[LayerInfo]) -> float:
         """The last measurement for these settings, else the guess scaled to this machine's speed."""
@@ -291,9 +300,10 @@ class StepClock:
         return measured if measured is not None else self.guess(settings, layers) * speed
 
     def record(self, settings: Settings, layers: Sequence[LayerInfo], durations: Sequence[float]) -> None:
-        """Remember the median of measured step durations (the first, compiling step left out by the caller)."""
+        """Remember the mean measured step duration; steps over 10 x the median compiled and are left out."""
         if durations:
-            seconds = float(np.median(durations))
+            typical = float(np.median(durations))
+            seconds = float(np.mean([d for d in durations if d <= 10 * typical]))
             with self._lock:
                 self._seconds[self.key(settings)] = seconds
                 self._ratios = [*self._ratios, seconds / self.guess(settings, layers)][-self.SPEED_SAMPLES:]
