@@ -25,11 +25,11 @@ from vizcore.cache import CACHE_VERSION
 from vizcore.errors import InputError, VizError
 from vizcore.metrics import quality_scores
 from vizcore.models import LoadedModel, network_reachable
+from vizcore.options import ATLAS_DEFAULT_BATCH as DEFAULT_BATCH
 from vizcore.render import Engine
 
 ATLAS_VERSION = 1
 INDEX = "index.json"
-DEFAULT_BATCH = 8  # on 2 cores batching gains little; 8 was best for block1_conv1 (benchmarks/atlas.py)
 SORT_ORDERS = ("filter", "quality", "activation")
 
 Record = dict[str, float | None]  # loss, activation, quality of one finished filter

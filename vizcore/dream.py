@@ -19,19 +19,21 @@ import numpy as np
 import tensorflow as tf
 from PIL import Image
 
-from vizcore import validate
+from vizcore import options, validate
 from vizcore.errors import InputError
 from vizcore.metrics import natural_photo
 from vizcore.models import LoadedModel
 from vizcore.photos import read_photo_file
 
-MIN_OCTAVES, MAX_OCTAVES = 1, 6
-MIN_STEPS, MAX_STEPS = 1, 200
-MAX_STEP_SIZE = 50.0
-DEFAULT_OCTAVES, DEFAULT_OCTAVE_SCALE, DEFAULT_STEPS, DEFAULT_STEP_SIZE = 3, 1.3, 20, 1.5
+# The limits the command line shows are defined in options.py (it answers without TensorFlow).
+MIN_OCTAVES, DEFAULT_OCTAVES = options.DREAM_MIN_OCTAVES, options.DREAM_DEFAULT_OCTAVES
+MAX_OCTAVES = options.DREAM_MAX_OCTAVES
+MIN_STEPS, DEFAULT_STEPS, MAX_STEPS = options.DREAM_MIN_STEPS, options.DREAM_DEFAULT_STEPS, options.DREAM_MAX_STEPS
+DEFAULT_STEP_SIZE, MAX_STEP_SIZE = options.DREAM_DEFAULT_STEP_SIZE, options.DREAM_MAX_STEP_SIZE
+DEFAULT_OCTAVE_SCALE = 1.3
 MIN_OCTAVE_SIDE = 32  # the smallest octave's shorter side, in pixels
-DEFAULT_SIDE, MIN_SIDE, MAX_SIDE = 384, 128, 768  # working size: the photo's longer side, in pixels
-SAMPLE_PREFIX = "sample:"
+MIN_SIDE, DEFAULT_SIDE, MAX_SIDE = options.DREAM_MIN_SIDE, options.DREAM_DEFAULT_SIDE, options.DREAM_MAX_SIDE
+SAMPLE_PREFIX = options.DREAM_SAMPLE_PREFIX
 SAMPLE_PHOTOS = {"chelsea": "Cat", "astronaut": "Astronaut", "coffee": "Coffee cup", "rocket": "Rocket launch",
                  "stereo_motorcycle": "Motorcycle"}  # bundled photos (a few of vizcore.metrics.NATURAL_PHOTOS)
 WHOLE_LAYER = -1  # the filter index that means "every filter of the layer"

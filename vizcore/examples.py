@@ -21,19 +21,18 @@ import tensorflow as tf
 from matplotlib import colormaps
 from PIL import Image, ImageDraw
 
-from vizcore import validate
+from vizcore import options, validate
 from vizcore.errors import InputError
 from vizcore.metrics import NATURAL_PHOTOS, natural_photo
 from vizcore.models import LoadedModel
 from vizcore.photos import read_photo, read_photo_file
 
 WORK_SIDE = 384          # photos are searched with their longer side at this many pixels
-DEFAULT_COUNT = 6
-MAX_COUNT = 24
-PER_PHOTO = 2            # at most this many places of one photo
+DEFAULT_COUNT, MAX_COUNT = options.EXAMPLES_DEFAULT_COUNT, options.EXAMPLES_MAX_COUNT
+PER_PHOTO = options.EXAMPLES_PER_PHOTO  # at most this many places of one photo
 DISPLAY_PX = 96          # smaller crops are enlarged (pixel for pixel) to at least this size
 MIN_APART_PX = 16        # two places of one photo are at least this far apart (and half a receptive field)
-MAX_OWN_PHOTOS = 8       # photos a visitor may add
+MAX_OWN_PHOTOS = options.EXAMPLES_MAX_OWN_PHOTOS  # photos a visitor may add
 CACHE_BYTES = 640 * 2**20  # maps kept in memory: a block1 layer of the bundled photos is about 250 MB, of
                            # the bundled and MAX_OWN_PHOTOS own photos at most 600 MB
 COLORMAP = "inferno"

@@ -1,15 +1,16 @@
-"""The choices, defaults and limits that the command line's parser shows, without importing TensorFlow.
+"""The choices, defaults and limits that the command line's parser shows, without importing TensorFlow,
+so that `vizcore --help` and a mistyped argument answer at once.
 
-Copies of values defined in modules that import TensorFlow, so that `vizcore --help` and a mistyped
-argument answer at once. Each copy is named after its original with the module's name in front;
-tests/test_startup.py checks every copy against its original.
+The atlas, DeepDream and photo-example limits are defined here and imported by their modules. The method
+and objective names and defaults are copies of data kept with the recipes (methods.py, objectives.py);
+tests/test_startup.py checks those copies.
 """
 
 METHODS = ("robust", "lucid", "classic")  # the names of vizcore.methods.METHODS, in order
 METHODS_DEFAULT_STEPS = {"robust": 256, "lucid": 256, "classic": 100}
 METHODS_DEFAULT_LR = {"robust": 0.1, "lucid": 0.05, "classic": 4.0}
 OBJECTIVES = ("channel", "neuron")  # vizcore.objectives.OBJECTIVES
-ATLAS_DEFAULT_BATCH = 8
+ATLAS_DEFAULT_BATCH = 8  # on 2 cores batching gains little; 8 was best for block1_conv1 (benchmarks/atlas.py)
 
 DREAM_SAMPLE_PREFIX = "sample:"
 DREAM_SAMPLE_PHOTOS = ("chelsea", "astronaut", "coffee", "rocket", "stereo_motorcycle")
