@@ -3,6 +3,7 @@ import numpy as np
 import tensorflow as tf
 
 from vizcore import param, transforms
+from vizcore.methods import ROBUST, Stage
 
 
 def test_fourier_image_starts_near_grey_in_range(rng):
@@ -69,3 +70,10 @@ def test_random_affine_is_deterministic_per_seed_and_shared_by_the_batch(rng):
     np.testing.assert_array_equal(a, b)
     np.testing.assert_allclose(a[0], a[2])
     assert np.abs(a - c).mean() > 1e-3
+
+
+def test_coarse_stages_use_a_smaller_tile_where_the_layer_sees_little():
+    assert ROBUST.stages(128, 256, "channel", receptive_field=5) == [Stage(32, 224), Stage(128, 32)]
+    assert ROBUST.stages(128, 256, "channel", receptive_field=196) == [Stage(64, 224), Stage(128, 32)]
+    assert ROBUST.stages(128, 256, "neuron", receptive_field=5) == [Stage(128, 256)]  # one object, not a texture
+    assert ROBUST.stages(40, 256, "channel", receptive_field=5) == [Stage(40, 256)]  # the tile would be too small

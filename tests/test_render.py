@@ -1,5 +1,7 @@
 """The optimisation loop on tiny models: the classic method is the notebook's, robust wakes dead filters,
 compiled steps do not retrace, results are deterministic and cached."""
+from dataclasses import replace
+
 import keras
 import numpy as np
 import pytest
@@ -8,7 +10,7 @@ from tiny_models import tiny_model
 
 from vizcore import Engine, InputError, LoadedModel, get_method
 from vizcore.cache import RenderCache
-from vizcore.methods import CLASSIC, min_max_uint8
+from vizcore.methods import CLASSIC, METHODS, min_max_uint8
 
 
 def seed_notebook_loop(model: keras.Model, layer: str, filter_index: int, start: np.ndarray,
@@ -73,6 +75,18 @@ def test_robust_wakes_a_dead_filter_and_classic_explains_it():
     classic = engine.render(engine.settings("conv2", [0], method="classic", steps=20, size=32, seed=0))
     assert np.all(classic.loss_history == 0.0)
     assert "no gradient" in classic.notes[0] and "Robust" in classic.notes[0]
+
+
+def test_a_filter_still_silent_at_the_end_gets_a_wake_up_search(monkeypatch):
+    # A recipe that cannot wake a filter by itself (no gradient through the silent ReLU), with robust's search.
+    blind = replace(get_method("robust"), name="blind", pass_dead_gradients=False)
+    monkeypatch.setitem(METHODS, "blind", blind)
+    engine = Engine(dead_filter_model())
+    result = engine.render(engine.settings("conv2", [0, 1], "blind", steps=6, size=32, seed=0))
+    assert np.all(result.loss_history[:, 0] == 0)  # the recipe itself never woke filter 0
+    assert result.activation[0] > 0 and result.activation[1] > 0
+    assert any("search from full-contrast noise" in note and "Filter 0" in note for note in result.notes)
+    assert not any("Filter 1" in note for note in result.notes)  # filter 1 was never silent: untouched
 
 
 def test_filter_and_learning_rate_do_not_retrace(tiny):

@@ -119,7 +119,7 @@ def test_step_clock_prefers_measurements_and_learns_the_machine_speed() -> None:
 
 def test_a_coarse_to_fine_render_is_guessed_cheaper_per_iteration() -> None:
     robust, lucid = (Settings("conv2", (0,), method, 256, 128, (0.05,)) for method in ("robust", "lucid"))
-    assert StepClock.guess(robust, LAYERS) == pytest.approx(StepClock.guess(lucid, LAYERS) * (0.75 / 4 + 0.25))
+    assert StepClock.guess(robust, LAYERS) == pytest.approx(StepClock.guess(lucid, LAYERS) * (0.875 / 4 + 0.125))
 
 
 def test_run_record_follows_frames_and_stops() -> None:

@@ -8,7 +8,7 @@ import numpy as np
 
 from vizcore import param, transforms
 from vizcore.errors import InputError
-from vizcore.objectives import TEXTURE_OBJECTIVES
+from vizcore.objectives import TEXTURE_OBJECTIVES, Objective, soft_max
 from vizcore.optim import NORMALIZED_ASCENT, UpdateRule, adam
 
 
@@ -22,17 +22,22 @@ class Stage:
 
 @dataclass(frozen=True)
 class CoarseToFine:
-    """Optimise a tile of half the size for ``share`` of the iterations (a step there costs about a quarter),
-    then the picture tiled 2 x 2 at full size. Only for texture objectives (see objectives.py)."""
+    """Optimise a small tile for ``share`` of the iterations, then the picture tiled at full size.
+
+    The tile is a half or, where the layer sees at most a quarter of it (block1-2 of VGG16 at 128 px), a
+    quarter of the picture's side: a step there costs about a third (a sixth). Only for texture objectives.
+    """
 
     share: float
-    min_size: int = 32  # the tile's smallest size
+    min_size: int = 32  # the tile's smallest side
 
-    def stages(self, size: int, steps: int) -> list[Stage]:
+    def stages(self, size: int, steps: int, receptive_field: int) -> list[Stage]:
         coarse = round(steps * self.share)
-        if size % 2 or size // 2 < self.min_size or coarse == 0 or coarse == steps:
-            return [Stage(size, steps)]
-        return [Stage(size // 2, coarse), Stage(size, steps - coarse)]
+        for factor in (4, 2):
+            tile = size // factor
+            if size % factor == 0 and tile >= max(self.min_size, 2 * receptive_field) and 0 < coarse < steps:
+                return [Stage(tile, coarse), Stage(size, steps - coarse)]
+        return [Stage(size, steps)]
 
 
 @dataclass(frozen=True)
@@ -52,12 +57,14 @@ class Method:
     lr_range: tuple[float, float]
     default_steps: int
     coarse_to_fine: CoarseToFine | None = None
+    search_objective: Objective | None = None  # a search for silent filters follows this pre-ReLU objective
+    search: Method | None = None  # run for filters still silent at the end; its picture is kept if they fire
 
-    def stages(self, size: int, steps: int, objective: str) -> list[Stage]:
+    def stages(self, size: int, steps: int, objective: str, receptive_field: int) -> list[Stage]:
         """The render's stages: one at full size, or coarse then fine (see CoarseToFine)."""
         if self.coarse_to_fine is None or objective not in TEXTURE_OBJECTIVES:
             return [Stage(size, steps)]
-        return self.coarse_to_fine.stages(size, steps)
+        return self.coarse_to_fine.stages(size, steps, receptive_field)
 
 
 def min_max_uint8(images: np.ndarray) -> np.ndarray:
@@ -86,6 +93,24 @@ CLASSIC = Method(
     default_lr=4.0,
     lr_range=(0.1, 20.0),
     default_steps=100,
+)
+
+# For a filter that a smooth picture never wakes (the HED weights' block2_conv1 11, for one): pixels
+# from full-contrast noise, no transforms, a soft maximum of its response before the ReLU.
+WAKE_SEARCH = Method(
+    name="wake-search",
+    title="Wake-up search",
+    description="Pixels from full-contrast noise, pushed to where the silent filter is closest to firing.",
+    parameterisation=param.full_contrast_pixels,
+    transform=lambda size: transforms.identity(),
+    rule=adam(),
+    preprocess=True,
+    pass_dead_gradients=True,
+    display=clip_uint8,
+    default_lr=0.05,
+    lr_range=(0.05, 0.05),
+    default_steps=150,
+    search_objective=soft_max,
 )
 
 LUCID = Method(
@@ -120,7 +145,8 @@ ROBUST = Method(
     default_lr=0.1,
     lr_range=(0.005, 0.5),
     default_steps=256,
-    coarse_to_fine=CoarseToFine(share=0.75),
+    coarse_to_fine=CoarseToFine(share=0.875),
+    search=WAKE_SEARCH,
 )
 
 METHODS: dict[str, Method] = {m.name: m for m in (ROBUST, LUCID, CLASSIC)}

@@ -43,6 +43,18 @@ def uniform_pixels(size: int) -> Parameterisation:
     return Parameterisation("pixels", init, lambda params: params[0], (False,))
 
 
+def full_contrast_pixels(size: int, contrast: float = 0.94) -> Parameterisation:
+    """Pixels through a sigmoid, started from uniform noise over ``contrast`` of the 0-1 range (a search
+    for a pattern a silent filter responds to: no smoothness prior, every pixel free)."""
+    low, high = (1 - contrast) / 2, (1 + contrast) / 2
+
+    def init(batch: int, rng: np.random.Generator) -> Params:
+        start = rng.uniform(low, high, (batch, size, size, 3))
+        return (np.log(start / (1 - start)).astype(np.float32),)
+
+    return Parameterisation("pixels", init, lambda params: tf.sigmoid(params[0]), (False,))
+
+
 def rfft2d_frequencies(height: int, width: int) -> np.ndarray:
     """Spatial frequency magnitude of each coefficient of a real 2-D FFT."""
     fy = np.fft.fftfreq(height)[:, None]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Collection, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import tensorflow as tf
@@ -118,7 +118,7 @@ def compile_steps(model: LoadedModel, layer: str, method: Method, size: int, obj
                   diverse: bool = False) -> CompiledSteps:
     """Build the ascent step once; the goal (filters, blend, mix), learning rates, step, seed and diversity
     weight are tensor arguments. ``diverse`` adds the term that pushes the batch's pictures apart."""
-    maximise, wake_up = OBJECTIVES[objective], WAKE_UP[objective]
+    maximise, wake_up = OBJECTIVES[objective], method.search_objective or WAKE_UP[objective]
     probe = model.probe(layer)
     activation = model.activation_fn(layer)
     parameterisation = method.parameterisation(size)
@@ -141,7 +141,9 @@ def compile_steps(model: LoadedModel, layer: str, method: Method, size: int, obj
             # to survive random resampling.
             images = tf.where(awake[:, None, None, None], transform(images, seed), images)
             value, pre_activation, activations = score(images, goal)
-            if method.pass_dead_gradients:
+            if method.search_objective is not None:
+                target = pre_activation
+            elif method.pass_dead_gradients:
                 # A filter silent on the whole image has zero gradient: follow its pre-activation instead.
                 target = tf.where(value > 0, value, pre_activation)
             else:
@@ -253,10 +255,31 @@ class Engine:
             frame = Frame(t, settings.steps, np.array(history), images)
             if last:
                 activation = self.activation(settings, images)
-                frame.result = RenderResult(settings, images, frame.losses, activation,
-                                            dead_start_notes(method, settings, history[0], activation),
+                found = (self._search_silent(settings, method.search, images, activation)
+                         if method.search is not None and np.any(activation <= 0) else {})
+                notes = dead_start_notes(method, settings, history[0], activation, found) + list(found.values())
+                frame.result = RenderResult(settings, images, frame.losses, activation, notes,
                                             self.similarity(settings, images))
             yield frame
+
+    def _search_silent(self, settings: Settings, search: Method, images: np.ndarray,
+                       activation: np.ndarray) -> dict[int, str]:
+        """Run ``search`` for the pictures whose filter is still silent; keep its picture (in place, in
+        ``images`` and ``activation``) where the filter then fires. Returns a note per picture kept."""
+        silent = np.flatnonzero(activation <= 0)
+        subset = replace(settings, filters=tuple(settings.filters[i] for i in silent),
+                         learning_rates=(search.default_lr,) * len(silent), steps=search.default_steps,
+                         mixes=tuple(settings.mix(i) for i in silent) if settings.mixes else (), copies=1)
+        *_, (_, compiled, params, _) = self._steps(subset, search)
+        found = search.display(compiled.to_image(params).numpy())
+        found_activation = self.activation(subset, found)
+        notes = {}
+        for k, i in enumerate(silent):
+            if found_activation[k] > 0:
+                images[i], activation[i] = found[k], found_activation[k]
+                notes[int(i)] = (f"Filter {settings.filters[i]} stayed silent on smooth pictures; a search from "
+                                 "full-contrast noise found a pattern it responds to, so this picture is grainier.")
+        return notes
 
     def _steps(self, settings: Settings, method: Method) -> Iterator[tuple[int, CompiledSteps, Params, tf.Tensor]]:
         """Run the compiled steps stage by stage; yield the iteration, its stage's steps, parameters and values."""
@@ -266,7 +289,8 @@ class Engine:
         awake = tf.ones([len(settings.filters)], tf.bool)
         params: Params | None = None
         size = t = 0
-        for stage in method.stages(settings.size, settings.steps, settings.objective):
+        receptive_field = self.model.layer(settings.layer).receptive_field
+        for stage in method.stages(settings.size, settings.steps, settings.objective, receptive_field):
             compiled = self.compiled(settings.layer, method, stage.size, settings.objective, settings.copies > 1)
             # Each stage starts its optimiser afresh; a later stage starts from the earlier picture, tiled.
             start = (start_params(compiled, settings) if params is None else
@@ -351,11 +375,12 @@ def full_size(images: np.ndarray, size: int) -> np.ndarray:
 
 
 def dead_start_notes(method: Method, settings: Settings, first_values: np.ndarray,
-                     final_activation: np.ndarray) -> list[str]:
-    """Plain-words notes for filters that did not respond at all to the starting image (and whether they woke)."""
+                     final_activation: np.ndarray, searched: Collection[int] = ()) -> list[str]:
+    """Plain-words notes for filters that did not respond at all to the starting image (and whether they woke);
+    the pictures at positions ``searched`` came from a wake-up search, which has its own note."""
     notes = []
-    for index, first, last in zip(settings.filters, first_values, final_activation):
-        if first > 0:
+    for position, (index, first, last) in enumerate(zip(settings.filters, first_values, final_activation)):
+        if first > 0 or position in searched:
             continue
         if not method.pass_dead_gradients:
             notes.append(f"Filter {index} does not respond at all to the starting noise, so this method "

@@ -253,9 +253,9 @@ def prior_step_seconds(layer_position: int, size: int, batch: int = 1) -> float:
     return 0.018 * math.exp(0.18 * layer_position) * max(0.25, (size / 128) ** 2) * batch ** 0.85
 
 
-def work_share(settings: Settings) -> float:
+def work_share(settings: Settings, receptive_field: int) -> float:
     """A render's cost per iteration as a share of a full-size iteration (below 1 for coarse to fine)."""
-    stages = METHODS[settings.method].stages(settings.size, settings.steps, settings.objective)
+    stages = METHODS[settings.method].stages(settings.size, settings.steps, settings.objective, receptive_field)
     return sum(stage.steps * max(0.25, (stage.size / 128) ** 2) for stage in stages) / (
         settings.steps * max(0.25, (settings.size / 128) ** 2))
 
@@ -290,7 +290,8 @@ class StepClock:
     def guess(settings: Settings, layers: Sequence[LayerInfo]) -> float:
         """The depth/size guess for these settings."""
         position = next((i for i, info in enumerate(layers) if info.name == settings.layer), 0)
-        return prior_step_seconds(position, settings.size, len(settings.filters)) * work_share(settings)
+        return (prior_step_seconds(position, settings.size, len(settings.filters))
+                * work_share(settings, layers[position].receptive_field))
 
     def estimate(self, settings: Settings, layers: Sequence[LayerInfo]) -> float:
         """The last measurement for these settings, else the guess scaled to this machine's speed."""
