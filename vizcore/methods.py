@@ -33,11 +33,10 @@ class CoarseToFine:
 
     def stages(self, size: int, steps: int, receptive_field: int) -> list[Stage]:
         coarse = round(steps * self.share)
-        for factor in (4, 2):
-            tile = size // factor
-            if size % factor == 0 and tile >= max(self.min_size, 2 * receptive_field) and 0 < coarse < steps:
-                return [Stage(tile, coarse), Stage(size, steps - coarse)]
-        return [Stage(size, steps)]
+        factor = 4 if size % 4 == 0 and size // 4 >= max(self.min_size, 2 * receptive_field) else 2
+        if size % factor or size // factor < self.min_size or not 0 < coarse < steps:
+            return [Stage(size, steps)]
+        return [Stage(size // factor, coarse), Stage(size, steps - coarse)]
 
 
 @dataclass(frozen=True)
