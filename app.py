@@ -19,7 +19,16 @@ from dashboard.dream import dream_tab
 from dashboard.examples import photo_examples
 from dashboard.live import Panel, live_render, settings_changed_note, show_stopped, stopped_message
 from dashboard.objectives import objective_controls, objective_state
-from dashboard.shared import RUN_RECORDS, engine_or_stop, model_source, natural_reference, reported, ss, step_clock
+from dashboard.shared import (
+    RUN_RECORDS,
+    engine_or_stop,
+    model_source,
+    natural_reference,
+    prepare_in_background,
+    reported,
+    ss,
+    step_clock,
+)
 from dashboard.uploads import own_model_panel
 from vizcore.atlas import Atlas, AtlasParameters, atlas_root, find_atlas
 from vizcore.methods import METHODS
@@ -101,7 +110,8 @@ def sidebar(model: vizcore.LoadedModel) -> tuple[View, bool]:
     objective, blend, mix = objective_controls(bar, count, int(index))
     method = bar.selectbox(
         "Method", list(METHODS), key="method", format_func=lambda name: METHODS[name].title,
-        help="How the picture is made. Robust: smooth, natural-looking pictures (recommended). "
+        help="How the picture is made. Robust: smooth, natural-looking pictures, fast (recommended). "
+             "Lucid: the same look made at full size all the way, about twice as slow. "
              "Classic: the original simple recipe, noisier, kept for comparison.")
     recipe = METHODS[method]
     steps = bar.slider(
@@ -207,6 +217,8 @@ def single_filter_tab(engine: vizcore.Engine, view: View, generate: bool) -> Non
     if generate and settings is not None:
         with reported("making the picture"):
             live_render(engine, settings, panel, "single", [f"filter {view.filter}"])
+    elif settings is not None:
+        prepare_in_background(engine, settings)
     record = single_record(engine, settings)
     opened = atlas_picture(engine, view)
     if (opened is not None and settings is not None and settings.whole_filter

@@ -114,8 +114,8 @@ def pair_benchmark(model: LoadedModel, pairs: list[tuple[str, int]], methods: li
         rows.append(row + [load_text()])
         print("  " + "  ".join(str(v) if not isinstance(v, float) else f"{v:.1f}" for v in rows[-1]), flush=True)
     header = ["pair"] + [f"{name} {column}" for name in recipes for column in ("s", "score")] + ["load"]
-    print(f"\nper pair: seconds (compile included on a layer's first pair) and score (x strongest natural photo; "
-          f"'-' = no natural photo excites the filter)\n")
+    print("\nper pair: seconds (compile included on a layer's first pair) and score (x strongest natural photo; "
+          "'-' = no natural photo excites the filter)\n")
     print(format_table(header, rows))
     seed_total = sum(r["seconds"] for r in results["seed (compiled)"])
     summary = []

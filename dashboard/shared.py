@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import threading
 from collections.abc import Iterator
 
 import streamlit as st
@@ -15,6 +16,7 @@ import vizcore
 from vizcore import uploads
 from vizcore.cache import RenderCache
 from vizcore.photos import MAX_PHOTO_BYTES
+from vizcore.render import Settings
 from vizcore.view import NaturalReference, StepClock
 
 LOG = logging.getLogger("filter_explorer")
@@ -65,6 +67,19 @@ def step_clock() -> StepClock:
 def natural_reference(source: str) -> NaturalReference:
     """The "x strongest natural photo" scorer, prepared in the background on first use."""
     return NaturalReference(engine_for(source).model)
+
+
+def prepare_in_background(engine: vizcore.Engine, settings: Settings) -> None:
+    """Trace the steps of these settings in a background thread while the visitor looks at the page, so that
+    Generate's first live picture comes at once even for a layer not rendered before (the engine does
+    each combination once; a render that starts meanwhile waits for the same compiled steps)."""
+    def prepare() -> None:
+        try:
+            engine.prepare(settings)
+        except Exception:  # a failure here only costs speed: the render itself reports any real problem
+            LOG.exception("Preparing the steps for %s failed", settings.layer)
+
+    threading.Thread(target=prepare, name="prepare-steps", daemon=True).start()
 
 
 def model_source() -> str:

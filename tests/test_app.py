@@ -128,7 +128,7 @@ def test_bad_link_values_are_clamped_and_reported() -> None:
     assert at.number_input(key="filter").value == 63
     assert at.selectbox(key="method").value == "robust"
     assert at.slider(key="steps").value == 256
-    assert at.slider(key="lr_robust").value == pytest.approx(0.05)
+    assert at.slider(key="lr_robust").value == pytest.approx(0.1)
     assert at.selectbox(key="size").value == 64
     text = " ".join(warning.value for warning in at.warning)
     for bad in ("nonsense", "99999", "nan", "many", "magic", "13"):
@@ -190,7 +190,7 @@ def test_compare_learning_rates_in_one_batch() -> None:
     at.session_state["tab"] = "Compare learning rates"
     at.run()
     rates = at.multiselect(key="compare_rates_robust")
-    assert rates.value == [0.02, 0.05, 0.2]
+    assert rates.value == [0.05, 0.1, 0.2]
     rates.set_value([0.01, 0.1]).run()
     button(at, "Compare").click().run()
     assert not at.exception and not at.error

@@ -97,6 +97,28 @@ def test_filter_and_learning_rate_do_not_retrace(tiny):
     assert step.experimental_get_tracing_count() == 1
 
 
+def test_coarse_to_fine_shows_the_tile_repeated_then_refines_the_whole_picture(tiny):
+    engine = Engine(tiny)
+    settings = engine.settings("conv2", [1], steps=16, size=64, seed=2)  # 14 steps on a 32 px tile, 2 at 64 px
+    frames = list(engine.run(settings, preview_every=1))
+    coarse, final = frames[12].images[0], frames[-1].images[0]
+    assert coarse.shape == final.shape == (64, 64, 3)
+    np.testing.assert_array_equal(coarse[:32, :32], coarse[32:, 32:])  # the tile, shown 2 x 2
+    assert not np.array_equal(final[:32, :32], final[32:, 32:])  # the full-size steps refine each part
+    assert frames[-1].result.activation[0] > 0
+
+
+def test_prepared_steps_are_not_traced_again_and_give_the_same_picture(tiny):
+    settings = Engine(tiny).settings("conv2", [1], steps=16, size=64, seed=2)
+    prepared = Engine(tiny)
+    prepared.prepare(settings)
+    steps = [prepared.compiled("conv2", get_method("robust"), size).step for size in (32, 64)]
+    assert [step.experimental_get_tracing_count() for step in steps] == [1, 1]
+    picture = prepared.render(settings).images
+    assert [step.experimental_get_tracing_count() for step in steps] == [1, 1]
+    np.testing.assert_array_equal(picture, Engine(tiny).render(settings).images)
+
+
 def test_same_seed_same_picture_other_seed_other_picture(tiny):
     engine = Engine(tiny)
     first = engine.render(engine.settings("conv1", [1], steps=10, size=32, seed=7))

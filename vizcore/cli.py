@@ -547,7 +547,8 @@ def method_defaults(defaults: dict[str, float]) -> str:
 def add_picture_options(group: argparse._ArgumentGroup) -> None:
     """The settings that change a picture: --method, --steps, --size, --lr, --seed."""
     group.add_argument("--method", choices=options.METHODS, default="robust",
-                       help="robust: clean Lucid-style pictures (default); classic: the original notebook's loop")
+                       help="robust: clean Lucid-style pictures, coarse to fine (default); lucid: the same recipe at "
+                       "full size all the way (about twice the time); classic: the original notebook's loop")
     group.add_argument("--steps", type=int, help=f"iterations, 1-{validate.MAX_STEPS} "
                        f"(default: the method's: {method_defaults(options.METHODS_DEFAULT_STEPS)})")
     group.add_argument("--size", type=int,

@@ -17,6 +17,8 @@ from vizcore.models import LoadedModel
 from vizcore.objectives import OBJECTIVES, WAKE_UP, channel_weights, gram_similarity
 from vizcore.param import Params
 
+PREPARE_STEPS = 8  # enough for every stage of a coarse-to-fine render to run at least once
+
 
 @dataclass(frozen=True)
 class Settings:
@@ -186,6 +188,7 @@ class Engine:
         self.model = model
         self.cache = cache
         self._compiled: dict[tuple, CompiledSteps] = {}
+        self._prepared: set[tuple] = set()
         self._lock = threading.Lock()
 
     def compiled(self, layer: str, method: Method, size: int, objective: str = "channel",
@@ -196,6 +199,20 @@ class Engine:
             if key not in self._compiled:
                 self._compiled[key] = compile_steps(self.model, layer, method, size, objective, diverse)
             return self._compiled[key]
+
+    def prepare(self, settings: Settings) -> None:
+        """Trace the compiled steps these settings run on (a step's first call takes seconds), by a few
+        throw-away steps through every stage, so that a render started later shows its first picture at once."""
+        key = (settings.layer, settings.method, settings.size, settings.objective, settings.copies,
+               len(settings.filters))
+        with self._lock:
+            if key in self._prepared:
+                return
+            self._prepared.add(key)
+        trial = replace(settings, steps=PREPARE_STEPS)
+        for _, compiled, params, _ in self._steps(trial, get_method(settings.method)):
+            compiled.to_image(params)
+        self.activation(settings, np.zeros((len(settings.filters), settings.size, settings.size, 3), np.uint8))
 
     def compiled_for(self, settings: Settings) -> CompiledSteps:
         """The compiled steps these settings run on."""
