@@ -11,6 +11,7 @@ from vizcore import Engine, InputError, LoadedModel, get_method
 from vizcore.cache import RenderCache
 from vizcore.models import LayerInfo
 from vizcore.objectives import channel, channel_weights, gram_similarity
+from vizcore.render import keep_pushing
 from vizcore.view import DEFAULT_MIX, View, view_from_query
 
 
@@ -189,3 +190,16 @@ def test_the_view_link_round_trips_the_objective_and_the_blend():
     plain = replace(view, objective="channel", blend=None, mix=DEFAULT_MIX)
     assert view_from_query(plain.to_query(), layers) == (plain, [])
     assert set(plain.to_query()) == {"layer", "filter", "method", "steps", "lr", "size"}  # old links unchanged
+
+
+def test_weighted_similarity_counts_each_copy_by_its_weight():
+    activations = tf.constant(np.random.default_rng(4).random((3, 4, 4, 5)), tf.float32)
+    plain = float(gram_similarity(activations))
+    assert float(gram_similarity(activations, tf.ones([3]))) == pytest.approx(plain, rel=1e-6)
+    assert float(gram_similarity(activations, tf.zeros([3]))) == 0.0
+    assert 0 < float(gram_similarity(activations, tf.constant([1.0, 1.0, 0.0]))) < plain
+
+
+def test_a_copy_losing_its_response_is_no_longer_pushed_apart():
+    weights = keep_pushing(tf.constant([200.0, 190.0, 160.0, 100.0])).numpy()
+    np.testing.assert_allclose(weights, [1.0, 1.0, (0.8 - 0.75) / 0.15, 0.0], atol=1e-6)

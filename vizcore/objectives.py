@@ -77,13 +77,16 @@ WAKE_UP: dict[str, Objective] = {"channel": soft_channel, "neuron": neuron}
 TEXTURE_OBJECTIVES = frozenset({"channel"})
 
 
-def gram_similarity(activations: tf.Tensor) -> tf.Tensor:
+def gram_similarity(activations: tf.Tensor, weights: tf.Tensor | None = None) -> tf.Tensor:
     """Mean pairwise cosine similarity of the batch members' Gram (style) matrices, self-pairs left out
-    (Lucid/Lucent's ``diversity``); 0 for a batch of one."""
+    (Lucid/Lucent's ``diversity``); 0 for a batch of one. With ``weights`` (one per member), each member's
+    similarity to the others counts that much (all 1: the plain mean)."""
     batch, channels = tf.shape(activations)[0], tf.shape(activations)[3]
     features = tf.reshape(activations, [batch, -1, channels])
     grams = tf.matmul(features, features, transpose_a=True)
     grams = tf.math.l2_normalize(tf.reshape(grams, [batch, -1]), axis=1, epsilon=1e-10)
-    similarity = tf.matmul(grams, grams, transpose_b=True)
-    pairs = tf.cast(tf.maximum(batch * (batch - 1), 1), tf.float32)
-    return tf.reduce_sum(similarity * (1.0 - tf.eye(batch))) / pairs
+    similarity = tf.matmul(grams, grams, transpose_b=True) * (1.0 - tf.eye(batch))
+    per_member = tf.reduce_sum(similarity, axis=1) / tf.cast(tf.maximum(batch - 1, 1), tf.float32)
+    if weights is not None:
+        per_member *= weights
+    return tf.reduce_mean(per_member)
