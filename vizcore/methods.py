@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -128,22 +128,17 @@ LUCID = Method(
     default_steps=256,
 )
 
-ROBUST = Method(
+# Lucid's look in about half the time: the same picture model, transforms and optimiser.
+ROBUST = replace(
+    LUCID,
     name="robust",
     title="Robust",
     description=("Lucid-style: a smooth Fourier image with natural colours, correct VGG16 input, "
                  "random shifts, zooms and rotations each step, Adam. Most iterations shape a small tile "
                  "of the pattern, which then fills the picture and is refined at full size: "
                  "clean, recognisable pictures, fast."),
-    parameterisation=param.fourier_decorrelated,
     transform=lambda size: transforms.random_affine(size, jitter=size / 16),
-    rule=adam(),
-    preprocess=True,
-    pass_dead_gradients=True,
-    display=clip_uint8,
     default_lr=0.1,
-    lr_range=(0.005, 0.5),
-    default_steps=256,
     coarse_to_fine=CoarseToFine(share=0.875),
     search=WAKE_SEARCH,
 )
