@@ -63,7 +63,7 @@ def test_first_visit_shows_every_control_and_the_weights_in_use() -> None:
     at = start()
     assert at.selectbox(key="layer").value == "block1_conv1"
     assert at.selectbox(key="layer").options[:2] == ["block1_conv1 (64 filters)", "block1_conv2 (64 filters)"]
-    assert at.selectbox(key="method").options == ["Robust", "Classic"]
+    assert at.selectbox(key="method").options == ["Robust", "Lucid (full size)", "Classic"]
     for label in ("Filter", "Iterations", "Learning rate", "Image size", "Layer", "Method"):
         widgets = [w for w in at.sidebar if getattr(w, "label", None) == label]
         assert widgets and widgets[0].help, f"{label} needs plain-words help"
@@ -258,7 +258,7 @@ def test_engine_errors_become_short_messages(monkeypatch, failure: Exception, me
 
 
 def test_layer_grid_shows_a_precomputed_atlas_sorted_by_response(vgg16, tmp_path, monkeypatch) -> None:
-    parameters = AtlasParameters("robust", steps=5, size=64, lr=0.05, seed=0)
+    parameters = AtlasParameters("robust", steps=5, size=64, lr=0.1, seed=0)  # the page's default rate
     atlas = open_atlas(tmp_path, vgg16, parameters)
     for done in local_renderer(vizcore.Engine(vgg16))([Job("block1_conv1", (0, 1, 2, 3), parameters, quality=False)]):
         atlas.save(done)
