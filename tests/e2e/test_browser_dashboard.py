@@ -49,6 +49,7 @@ def test_generate_shows_live_frames_then_the_result(tab: DashboardTab) -> None:
 
     tab.page.get_by_text("Animation: watch the picture form").click()
     expect(tab.page.get_by_text("From random start to final picture")).to_be_visible()
+    tab.page.wait_for_load_state("networkidle")  # the expander's GIF has loaded; a click before may be lost
     with tab.page.expect_download() as download:
         tab.button("Download GIF").click()
     with Image.open(download.value.path()) as animated:
