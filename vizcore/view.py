@@ -245,19 +245,24 @@ def objective_from_query(params: Mapping[str, str | Sequence[str]], view: View, 
     return view, warnings
 
 
+def size_cost(size: int) -> float:
+    """A step's cost on a ``size`` px picture relative to 128 px: about the area, but fixed costs make
+    pictures under 64 px cost about as much as 64 px."""
+    return max(0.25, (size / 128) ** 2)
+
+
 def prior_step_seconds(layer_position: int, size: int, batch: int = 1) -> float:
     """A first guess of one full-size step's time before anything was measured (VGG16 on two CPU cores).
 
     Deeper layers cost more (about x1.2 per conv layer), larger pictures cost about their area.
     """
-    return 0.018 * math.exp(0.18 * layer_position) * max(0.25, (size / 128) ** 2) * batch ** 0.85
+    return 0.018 * math.exp(0.18 * layer_position) * size_cost(size) * batch ** 0.85
 
 
 def work_share(settings: Settings, receptive_field: int) -> float:
     """A render's cost per iteration as a share of a full-size iteration (below 1 for coarse to fine)."""
     stages = METHODS[settings.method].stages(settings.size, settings.steps, settings.objective, receptive_field)
-    return sum(stage.steps * max(0.25, (stage.size / 128) ** 2) for stage in stages) / (
-        settings.steps * max(0.25, (settings.size / 128) ** 2))
+    return sum(stage.steps * size_cost(stage.size) for stage in stages) / (settings.steps * size_cost(settings.size))
 
 
 def preview_every(step_seconds: float, steps: int, target: float = PREVIEW_SECONDS) -> int:
