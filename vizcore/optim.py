@@ -24,16 +24,16 @@ class UpdateRule:
     update: Callable[[Params, Params, State, tf.Tensor, tf.Tensor], tuple[Params, State]]
 
 
-def _per_image(lr: tf.Tensor, tensor: tf.Tensor) -> tf.Tensor:
-    """Reshape ``[batch]`` learning rates to broadcast over one parameter tensor."""
-    return tf.reshape(lr, [-1] + [1] * (len(tensor.shape) - 1))
+def per_image(values: tf.Tensor, tensor: tf.Tensor) -> tf.Tensor:
+    """Reshape ``[batch]`` values (learning rates, masks) to broadcast over one ``[batch, ...]`` tensor."""
+    return tf.reshape(values, [-1] + [1] * (len(tensor.shape) - 1))
 
 
 def _normalized_ascent_update(params, grads, state, lr, t):
     """Each image moves ``lr`` along its gradient normalised to unit L2 norm over all its parameters."""
     squares = tf.add_n([tf.reduce_sum(tf.square(g), axis=list(range(1, len(g.shape)))) for g in grads])
     inverse_norm = tf.math.rsqrt(tf.maximum(squares, 1e-12))  # as tf.math.l2_normalize
-    return tuple(p + _per_image(lr * inverse_norm, p) * g for p, g in zip(params, grads)), state
+    return tuple(p + per_image(lr * inverse_norm, p) * g for p, g in zip(params, grads)), state
 
 
 NORMALIZED_ASCENT = UpdateRule("normalized gradient ascent", lambda params: (), _normalized_ascent_update)
@@ -50,7 +50,7 @@ def adam(beta1: float = 0.9, beta2: float = 0.999, epsilon: float = 1e-8) -> Upd
         v = beta2 * v + (1 - beta2) * tf.square(grad)
         m_hat = m / (1 - beta1 ** t)
         v_hat = v / (1 - beta2 ** t)
-        return p + _per_image(lr, p) * m_hat / (tf.sqrt(v_hat) + epsilon), (m, v)
+        return p + per_image(lr, p) * m_hat / (tf.sqrt(v_hat) + epsilon), (m, v)
 
     def update(params, grads, state, lr, t):
         updated = [update_one(p, g, m, v, lr, t) for p, g, (m, v) in zip(params, grads, state)]

@@ -15,6 +15,7 @@ from vizcore.errors import InputError
 from vizcore.methods import Method, get_method
 from vizcore.models import LoadedModel
 from vizcore.objectives import OBJECTIVES, WAKE_UP, channel_weights, gram_similarity
+from vizcore.optim import per_image
 from vizcore.param import Params
 
 PREPARE_STEPS = 8  # enough for every stage of a coarse-to-fine render to run at least once
@@ -157,7 +158,7 @@ def compile_steps(model: LoadedModel, layer: str, method: Method, size: int, obj
                 total -= diversity * scale * gram_similarity(activations, keep_pushing(value))
         grads = tape.gradient(total, params)
         silent = tf.cast(value <= 0, tf.float32)
-        grads = tuple(grad * tf.reshape(silent, [-1] + [1] * (grad.shape.rank - 1)) if wake_only else grad
+        grads = tuple(grad * per_image(silent, grad) if wake_only else grad
                       for grad, wake_only in zip(grads, parameterisation.wake_only))
         params, state = method.rule.update(params, grads, state, learning_rate, t)
         return params, state, value, value > 0
