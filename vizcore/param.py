@@ -100,7 +100,8 @@ def tile_fourier(params: Params, factor: int) -> Params:
     large = factor * size
     ky = np.rint(np.fft.fftfreq(size) * size).astype(int)[:, None]
     kx = np.arange(size // 2 + 1)[None, :]
-    gain = np.maximum(factor * np.hypot(ky, kx), 1.0) / np.maximum(np.hypot(ky, kx), 1.0)
+    cycles = rfft2d_frequencies(size, size) * size  # |k|, in cycles per picture
+    gain = np.maximum(factor * cycles, 1.0) / np.maximum(cycles, 1.0)
     tiled = np.zeros(real_imaginary.shape[:3] + (large, large // 2 + 1), np.float32)
     tiled[..., (factor * ky) % large, factor * kx] = real_imaginary * gain.astype(np.float32)
     return tiled, np.tile(pixels, (1, factor, factor, 1))
