@@ -24,9 +24,11 @@ def layer_option(name: str) -> re.Pattern:
 
 
 def generate(tab: DashboardTab) -> None:
-    """Start recording the pictures, click Generate and wait for the finished result."""
+    """Start recording the pictures, click Generate and wait for the finished result and the end of the script
+    run (the photo examples below the picture come after it; a click before the run ends can be lost)."""
     tab.record_frames()
-    tab.button("Generate").click()
+    with tab.rerun():
+        tab.button("Generate").click()
     tab.wait_for_result()
 
 
@@ -49,7 +51,6 @@ def test_generate_shows_live_frames_then_the_result(tab: DashboardTab) -> None:
 
     tab.page.get_by_text("Animation: watch the picture form").click()
     expect(tab.page.get_by_text("From random start to final picture")).to_be_visible()
-    tab.page.wait_for_load_state("networkidle")  # the expander's GIF has loaded; a click before may be lost
     with tab.page.expect_download() as download:
         tab.button("Download GIF").click()
     with Image.open(download.value.path()) as animated:
