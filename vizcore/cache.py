@@ -1,22 +1,34 @@
-"""Disk cache of finished renders, one ``.npz`` file per picture, written atomically.
+"""What the cache folder keeps, under size limits: finished renders (a ``diskcache`` store of one ``.npz``
+file per picture, least recently used pictures evicted first) and uploaded model files (pruned oldest first).
 
-The key covers the model's weights fingerprint and every setting that changes the picture, so a
-changed setting never returns a stale picture. A corrupt entry is deleted and treated as missing.
+The render key covers the model's weights fingerprint and every setting that changes the picture, so a
+changed setting never returns a stale picture. A damaged entry counts as missing and is removed; a cache
+that cannot be read or written never stops a render, it only says so (``RenderCache.problem``).
 """
 from __future__ import annotations
 
 import hashlib
 import io
 import json
+import math
+import os
+import shutil
+import sqlite3
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
+import diskcache
 import numpy as np
 
-from vizcore.atomic import cache_dir, write_bytes_atomic
+from vizcore import options
+from vizcore.atomic import cache_dir
+from vizcore.errors import InputError
 
 CACHE_VERSION = 2  # bump when the maths changes so old pictures are not reused
+MB = 1024 * 1024
+RENDERS, UPLOADS = "renders", "uploads"  # the kinds of things kept, and their folders in the cache folder
 
 
 @dataclass
@@ -28,40 +40,213 @@ class CachedPicture:
     activation: float
 
 
-class RenderCache:
-    """Finished pictures on disk, keyed by model fingerprint and settings."""
+@dataclass
+class Use:
+    """How much one kind of cached thing takes on disk, and its limit."""
 
-    def __init__(self, folder: str | Path | None = None):
-        self.folder = Path(folder) if folder else cache_dir() / "renders"
+    kind: str
+    entries: int
+    bytes: int
+    limit: int
+
+
+def size_limit(kind: str) -> int:
+    """The byte limit of ``kind`` (renders or uploads): its environment variable in MB, else the default."""
+    variable, default = options.CACHE_LIMITS[kind]
+    text = os.environ.get(variable, "").strip()
+    try:
+        megabytes = float(text) if text else default
+    except ValueError:
+        megabytes = math.nan
+    if not 0 <= megabytes < math.inf:
+        raise InputError(f"{variable} must be a number of megabytes, 0 or more (got '{text}').")
+    return int(megabytes * MB)
+
+
+# ---------------------------------------------------------------- renders
+
+
+class NpzDisk(diskcache.Disk):
+    """diskcache's storage, reading every entry as a file of bytes and never unpickling one."""
+
+    def filename(self, key: object = diskcache.core.UNKNOWN, value: object = diskcache.core.UNKNOWN) -> tuple[str, str]:
+        """diskcache's random file name, ending ``.npz`` like what it holds."""
+        name, full_path = super().filename(key, value)
+        return name.removesuffix(".val") + ".npz", full_path.removesuffix(".val") + ".npz"
+
+    def fetch(self, mode: int, filename: str | None, value: object, read: bool) -> BinaryIO:
+        """An open file of the entry's bytes (OSError if its file is missing, ValueError if it is not bytes)."""
+        if mode == diskcache.core.MODE_BINARY and filename:
+            return open(os.path.join(self._directory, filename), "rb")  # the caller closes it
+        if mode == diskcache.core.MODE_RAW and isinstance(value, bytes):
+            return io.BytesIO(value)
+        raise ValueError("not a render cache entry")
+
+
+def open_store(folder: Path, limit: int) -> diskcache.Cache:
+    """The diskcache store in ``folder``; one whose index is damaged is emptied and made afresh."""
+    if not (folder / "cache.db").exists():
+        for old in folder.glob("??/*.npz"):  # the format before the store: one file per key, no index
+            old.unlink()
+    settings = dict(size_limit=limit, eviction_policy="least-recently-used", disk=NpzDisk, disk_min_file_size=0)
+    try:
+        return diskcache.Cache(folder, **settings)
+    except sqlite3.DatabaseError as error:
+        if isinstance(error, sqlite3.OperationalError):  # locked, read-only or full: not damage
+            raise
+    shutil.rmtree(folder)
+    return diskcache.Cache(folder, **settings)
+
+
+def encode(picture: CachedPicture) -> bytes:
+    """A picture as ``.npz`` bytes: uint8 image, float32 loss history and activation."""
+    buffer = io.BytesIO()
+    np.savez(buffer, image=np.asarray(picture.image, np.uint8),
+             loss_history=np.asarray(picture.loss_history, np.float32), activation=np.float32(picture.activation))
+    return buffer.getvalue()
+
+
+def decode(handle: BinaryIO, size: int, steps: int) -> CachedPicture:
+    """The picture of a render of ``size`` pixels and ``steps`` iterations; any exception means damage."""
+    with zipfile.ZipFile(handle) as archive:
+        image = read_array(archive, "image", np.uint8, (size, size, 3))
+        losses = read_array(archive, "loss_history", np.float32, (steps,))
+        activation = read_array(archive, "activation", np.float32, ())
+    return CachedPicture(image, losses, float(activation))
+
+
+def read_array(archive: zipfile.ZipFile, name: str, dtype: type, shape: tuple[int, ...]) -> np.ndarray:
+    """One ``.npy`` member whose header says exactly ``dtype`` and ``shape``: the header is checked before
+    any data is read, so a damaged one (e.g. claiming a picture of 100000 x 100000) never allocates."""
+    with archive.open(f"{name}.npy") as member:
+        if np.lib.format.read_magic(member) != (1, 0):
+            raise ValueError(f"{name}: unknown .npy version")
+        header = np.lib.format.read_array_header_1_0(member)
+        if header != (shape, False, np.dtype(dtype)):
+            raise ValueError(f"{name}: {header} instead of {shape} {np.dtype(dtype)}")
+        expected = math.prod(shape) * np.dtype(dtype).itemsize
+        data = member.read(expected + 1)
+    if len(data) != expected:
+        raise ValueError(f"{name}: {len(data)} bytes instead of {expected}")
+    return np.frombuffer(data, dtype).reshape(shape)
+
+
+class RenderCache:
+    """Finished pictures on disk, keyed by model fingerprint and settings, kept under a size limit."""
+
+    def __init__(self, folder: str | Path | None = None, limit: int | None = None):
+        self.folder = Path(folder) if folder else cache_dir() / RENDERS
+        self.problem: str | None = None  # why pictures cannot be kept, in plain words
+        try:
+            self.store: diskcache.Cache | None = open_store(self.folder, size_limit(RENDERS) if limit is None
+                                                            else limit)
+        except (OSError, sqlite3.Error, diskcache.Timeout) as error:
+            self.store = None
+            self.unusable(error)
+
+    def unusable(self, error: Exception) -> str:
+        """Remember and return the note that pictures cannot be kept because of ``error``."""
+        reason = getattr(error, "strerror", None) or str(error) or type(error).__name__
+        self.problem = (f"The render cache in {self.folder} cannot be written ({reason}), so this picture "
+                        "is not kept for next time.")
+        return self.problem
 
     def key(self, fingerprint: str, **settings: object) -> str:
         """A stable hash of the fingerprint and settings."""
         text = json.dumps({"version": CACHE_VERSION, "model": fingerprint, **settings}, sort_keys=True)
         return hashlib.sha256(text.encode()).hexdigest()[:32]
 
-    def path(self, key: str) -> Path:
-        """Where the entry for ``key`` lives."""
-        return self.folder / key[:2] / f"{key}.npz"
-
-    def get(self, key: str) -> CachedPicture | None:
-        """The stored picture, or None if it is missing or unreadable (an unreadable file is removed)."""
-        path = self.path(key)
-        if not path.exists():
+    def get(self, key: str, size: int, steps: int) -> CachedPicture | None:
+        """The stored picture of ``size`` pixels and ``steps`` iterations, or None if it is missing or cannot
+        be read (a damaged entry is removed)."""
+        if self.store is None:
             return None
         try:
-            with np.load(path, allow_pickle=False) as data:
-                picture = CachedPicture(data["image"], data["loss_history"], float(data["activation"]))
-        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
-            path.unlink(missing_ok=True)
+            handle = self.store.get(key, read=True)
+            if handle is None:
+                return None
+            with handle:
+                return decode(handle, size, steps)
+        except Exception:  # whatever fails to read (damaged file or index, locked store) counts as missing
+            self.discard(key)
             return None
-        if picture.image.dtype != np.uint8 or picture.image.ndim != 3 or picture.loss_history.ndim != 1:
-            path.unlink(missing_ok=True)
-            return None
-        return picture
 
-    def put(self, key: str, picture: CachedPicture) -> None:
-        """Store a picture atomically."""
-        buffer = io.BytesIO()
-        np.savez(buffer, image=picture.image, loss_history=picture.loss_history,
-                 activation=np.float32(picture.activation))
-        write_bytes_atomic(self.path(key), buffer.getvalue())
+    def discard(self, key: str) -> None:
+        """Remove an entry if the store allows it."""
+        try:
+            self.store.delete(key)
+        except (OSError, sqlite3.Error, diskcache.Timeout):
+            pass  # a read-only store keeps it; it is read (and refused) again next time
+
+    def put(self, key: str, picture: CachedPicture) -> str | None:
+        """Store a picture (atomically: diskcache commits its index after the file is written); a note in
+        plain words if it cannot be kept."""
+        if self.store is None:
+            return self.problem
+        try:
+            self.store.set(key, encode(picture))
+        except (OSError, sqlite3.Error, diskcache.Timeout) as error:
+            return self.unusable(error)
+        return None
+
+    def use(self) -> Use:
+        """How many pictures are kept and how many bytes they take."""
+        if self.store is None:
+            return Use(RENDERS, 0, 0, 0)
+        return Use(RENDERS, len(self.store), self.store.volume(), self.store.size_limit)
+
+    def clear(self) -> None:
+        """Delete every picture."""
+        if self.store is not None:
+            self.store.clear()
+
+
+# ---------------------------------------------------------------- uploads
+
+
+def uploads_dir() -> Path:
+    """Where uploaded model files are kept, named by their SHA-256."""
+    return cache_dir() / UPLOADS
+
+
+def upload_files() -> list[Path]:
+    """The stored upload files, most recently stored or used first (files being written are skipped)."""
+    files = [path for path in uploads_dir().glob("*.keras") if path.is_file()]
+    return sorted(files, key=lambda path: path.stat().st_mtime, reverse=True)
+
+
+def prune_uploads(keep: Path) -> None:
+    """Delete the least recently stored or used upload files beyond the uploads' size limit; never ``keep``."""
+    limit, total = size_limit(UPLOADS), 0
+    for path in sorted(upload_files(), key=lambda path: path != keep):  # stable: keep first, then newest first
+        total += path.stat().st_size
+        if total > limit and path != keep:
+            path.unlink(missing_ok=True)
+
+
+def uploads_use() -> Use:
+    """How many upload files are kept and how many bytes they take."""
+    files = upload_files()
+    return Use(UPLOADS, len(files), sum(path.stat().st_size for path in files), size_limit(UPLOADS))
+
+
+def clear_uploads() -> None:
+    """Delete every upload file."""
+    for path in upload_files():
+        path.unlink(missing_ok=True)
+
+
+# ---------------------------------------------------------------- both
+
+
+def cache_use() -> list[Use]:
+    """The disk use of renders and uploads."""
+    return [RenderCache().use(), uploads_use()]
+
+
+def clear_cache(kind: str) -> None:
+    """Delete the renders, the uploads or ``all``."""
+    if kind in (RENDERS, "all"):
+        RenderCache().clear()
+    if kind in (UPLOADS, "all"):
+        clear_uploads()

@@ -22,3 +22,6 @@ DREAM_MIN_SIDE, DREAM_DEFAULT_SIDE, DREAM_MAX_SIDE = 128, 384, 768
 EXAMPLES_DEFAULT_COUNT, EXAMPLES_MAX_COUNT = 6, 24
 EXAMPLES_PER_PHOTO = 2
 EXAMPLES_MAX_OWN_PHOTOS = 8
+
+# What the cache folder keeps, each under a size limit: its environment variable (in MB) and default MB
+CACHE_LIMITS = {"renders": ("VIZCORE_RENDER_CACHE_MB", 1024), "uploads": ("VIZCORE_UPLOAD_CACHE_MB", 2048)}

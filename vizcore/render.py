@@ -339,7 +339,7 @@ class Engine:
         """The finished result from the disk cache, if every picture of it is there."""
         if self.cache is None:
             return None
-        pictures = [self.cache.get(key) for key in self._cache_keys(settings)]
+        pictures = [self.cache.get(key, settings.size, settings.steps) for key in self._cache_keys(settings)]
         if any(p is None for p in pictures):
             return None
         images = np.stack([p.image for p in pictures])
@@ -348,12 +348,13 @@ class Engine:
                             similarity=self.similarity(settings, images))
 
     def store(self, result: RenderResult) -> None:
-        """Save each finished picture to the disk cache (if there is one)."""
+        """Save each finished picture to the disk cache (if there is one); a note on the result if it cannot."""
         if self.cache is None:
             return
-        for i, key in enumerate(self._cache_keys(result.settings)):
-            self.cache.put(key, CachedPicture(result.images[i], result.loss_history[:, i],
-                                              float(result.activation[i])))
+        problems = [self.cache.put(key, CachedPicture(result.images[i], result.loss_history[:, i],
+                                                      float(result.activation[i])))
+                    for i, key in enumerate(self._cache_keys(result.settings))]
+        result.notes.extend(dict.fromkeys(problem for problem in problems if problem))
 
     def activation(self, settings: Settings, images: np.ndarray) -> np.ndarray:
         """Mean filter response to the pictures as displayed (uint8), one value per picture."""

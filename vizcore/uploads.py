@@ -27,7 +27,8 @@ import keras
 from keras.src.backend.common import global_state
 
 from vizcore import validate
-from vizcore.atomic import cache_dir, write_bytes_atomic
+from vizcore.atomic import write_bytes_atomic
+from vizcore.cache import prune_uploads, uploads_dir
 from vizcore.errors import InputError
 from vizcore.model_file import check_byte_count, check_file, check_file_name, file_sha256, read_config, scan_config
 from vizcore.models import LayerInfo, LoadedModel, conv_catalog, get_preprocessing
@@ -263,16 +264,14 @@ def load_model_file(path: str | os.PathLike, preprocessing: str = "none",
                        recipe.apply, None, list(report.layers), report.input_size)
 
 
-def uploads_dir() -> Path:
-    """Where uploaded model files are kept, named by their SHA-256."""
-    return cache_dir() / "uploads"
-
-
 def store_upload(data: bytes, name: str) -> Path:
     """Check an upload's name and size, then save it atomically as ``uploads/<sha256>.keras``."""
     check_file_name(name)
     check_byte_count(len(data), name)
     path = uploads_dir() / f"{hashlib.sha256(data).hexdigest()}.keras"
-    if not path.exists():
+    if path.exists():
+        path.touch()  # recently used: pruned last
+    else:
         write_bytes_atomic(path, data)
+    prune_uploads(keep=path)
     return path
