@@ -49,6 +49,18 @@ class Use:
     bytes: int
     limit: int
 
+    def __str__(self) -> str:
+        noun = "pictures" if self.kind == RENDERS else "model files"
+        return f"{self.kind}: {self.entries} {noun}, {self.bytes / MB:.1f} MB of {self.limit / MB:g} MB"
+
+
+STORE_ERRORS = (OSError, sqlite3.Error, diskcache.Timeout)  # a folder or index that cannot be read or written
+
+
+def reason(error: Exception) -> str:
+    """The short reason of an OS or database error, e.g. 'Permission denied'."""
+    return getattr(error, "strerror", None) or str(error) or type(error).__name__
+
 
 def size_limit(kind: str) -> int:
     """The byte limit of ``kind`` (renders or uploads): its environment variable in MB, else the default."""
@@ -75,9 +87,13 @@ class NpzDisk(diskcache.Disk):
         return name.removesuffix(".val") + ".npz", full_path.removesuffix(".val") + ".npz"
 
     def fetch(self, mode: int, filename: str | None, value: object, read: bool) -> BinaryIO:
-        """An open file of the entry's bytes (OSError if its file is missing, ValueError if it is not bytes)."""
+        """An open file of the entry's bytes; ValueError if the entry is not one file of bytes (diskcache takes
+        OSError to mean a file deleted while it was read, and keeps the entry)."""
         if mode == diskcache.core.MODE_BINARY and filename:
-            return open(os.path.join(self._directory, filename), "rb")  # the caller closes it
+            try:
+                return open(os.path.join(self._directory, filename), "rb")  # the caller closes it
+            except IsADirectoryError as error:
+                raise ValueError("a folder instead of an entry's file") from error
         if mode == diskcache.core.MODE_RAW and isinstance(value, bytes):
             return io.BytesIO(value)
         raise ValueError("not a render cache entry")
@@ -88,7 +104,9 @@ def open_store(folder: Path, limit: int) -> diskcache.Cache:
     if not (folder / "cache.db").exists():
         for old in folder.glob("??/*.npz"):  # the format before the store: one file per key, no index
             old.unlink()
-    settings = dict(size_limit=limit, eviction_policy="least-recently-used", disk=NpzDisk, disk_min_file_size=0)
+    # no memory map of the index: a file damaged while mapped would end the process (SIGBUS)
+    settings = dict(size_limit=limit, eviction_policy="least-recently-used", disk=NpzDisk, disk_min_file_size=0,
+                    sqlite_mmap_size=0)
     try:
         return diskcache.Cache(folder, **settings)
     except sqlite3.DatabaseError as error:
@@ -136,19 +154,18 @@ class RenderCache:
 
     def __init__(self, folder: str | Path | None = None, limit: int | None = None):
         self.folder = Path(folder) if folder else cache_dir() / RENDERS
+        self.limit = size_limit(RENDERS) if limit is None else limit
         self.problem: str | None = None  # why pictures cannot be kept, in plain words
         try:
-            self.store: diskcache.Cache | None = open_store(self.folder, size_limit(RENDERS) if limit is None
-                                                            else limit)
-        except (OSError, sqlite3.Error, diskcache.Timeout) as error:
+            self.store: diskcache.Cache | None = open_store(self.folder, self.limit)
+        except STORE_ERRORS as error:
             self.store = None
             self.unusable(error)
 
     def unusable(self, error: Exception) -> str:
         """Remember and return the note that pictures cannot be kept because of ``error``."""
-        reason = getattr(error, "strerror", None) or str(error) or type(error).__name__
-        self.problem = (f"The render cache in {self.folder} cannot be written ({reason}), so this picture "
-                        "is not kept for next time.")
+        self.problem = (f"The render cache in {self.folder} cannot be written ({reason(error)}), so this "
+                        "picture is not kept for next time.")
         return self.problem
 
     def key(self, fingerprint: str, **settings: object) -> str:
@@ -175,7 +192,7 @@ class RenderCache:
         """Remove an entry if the store allows it."""
         try:
             self.store.delete(key)
-        except (OSError, sqlite3.Error, diskcache.Timeout):
+        except STORE_ERRORS:
             pass  # a read-only store keeps it; it is read (and refused) again next time
 
     def put(self, key: str, picture: CachedPicture) -> str | None:
@@ -185,15 +202,15 @@ class RenderCache:
             return self.problem
         try:
             self.store.set(key, encode(picture))
-        except (OSError, sqlite3.Error, diskcache.Timeout) as error:
+        except STORE_ERRORS as error:
             return self.unusable(error)
         return None
 
     def use(self) -> Use:
         """How many pictures are kept and how many bytes they take."""
         if self.store is None:
-            return Use(RENDERS, 0, 0, 0)
-        return Use(RENDERS, len(self.store), self.store.volume(), self.store.size_limit)
+            return Use(RENDERS, 0, 0, self.limit)
+        return Use(RENDERS, len(self.store), self.store.volume(), self.limit)
 
     def clear(self) -> None:
         """Delete every picture."""
@@ -239,14 +256,12 @@ def clear_uploads() -> None:
 # ---------------------------------------------------------------- both
 
 
-def cache_use() -> list[Use]:
-    """The disk use of renders and uploads."""
-    return [RenderCache().use(), uploads_use()]
-
-
-def clear_cache(kind: str) -> None:
-    """Delete the renders, the uploads or ``all``."""
-    if kind in (RENDERS, "all"):
-        RenderCache().clear()
-    if kind in (UPLOADS, "all"):
-        clear_uploads()
+def clear_cache(kind: str, renders: RenderCache) -> None:
+    """Delete the renders, the uploads or ``all``; InputError if the folder does not allow it."""
+    try:
+        if kind in (RENDERS, "all"):
+            renders.clear()
+        if kind in (UPLOADS, "all"):
+            clear_uploads()
+    except STORE_ERRORS as error:
+        raise InputError(f"Cannot clear the cache in {cache_dir()} ({reason(error)}).") from None

@@ -1,4 +1,5 @@
-"""The command line: ``vizcore layers``, ``render``, ``grid``, ``diversity``, ``atlas``, ``dream`` and ``examples``.
+"""The command line: ``vizcore layers``, ``render``, ``grid``, ``diversity``, ``atlas``, ``dream``, ``examples``
+and ``cache``.
 
 A mistake in the input ends as one ``error: ...`` line on stderr and exit code 2, never a traceback;
 Ctrl-C ends as ``interrupted`` and exit code 130. Output files are written atomically, so an
@@ -25,8 +26,8 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 from vizcore import options, validate
-from vizcore.atomic import writable_folder, write_bytes_atomic
-from vizcore.cache import RenderCache
+from vizcore.atomic import cache_dir, writable_folder, write_bytes_atomic
+from vizcore.cache import RENDERS, UPLOADS, RenderCache, clear_cache, uploads_use
 from vizcore.errors import InputError, VizError
 from vizcore.models import PREPROCESSING, VGG16_CATALOG, LayerInfo, LoadedModel, built_in_weights, load_model
 
@@ -303,6 +304,19 @@ def run_layers(args: argparse.Namespace) -> int:
     for info in layers:
         print(f"{info.name:<14}{info.filters:>8}{info.stride:>8}{info.receptive_field:>14} px")
     print(f"{len(layers)} conv layers, {sum(i.filters for i in layers)} filters in total")
+    return 0
+
+
+def run_cache(args: argparse.Namespace) -> int:
+    """Print what the cache folder keeps (renders, uploads) against its limits; empty it first with --clear."""
+    renders = RenderCache()
+    if args.clear:
+        clear_cache(args.clear, renders)
+        print(f"cleared: {args.clear}")
+    print(f"cache folder: {cache_dir()}")
+    print(renders.use())
+    print(uploads_use())
+    print_notes([renders.problem] if renders.problem else [])
     return 0
 
 
@@ -645,7 +659,21 @@ def build_parser() -> argparse.ArgumentParser:
     group.add_argument("--out", type=Path, required=True, help="folder for the crop and heat-map PNGs "
                        "(created if missing; files written atomically)")
     found.set_defaults(run=run_examples)
+    add_cache_parser(commands)
     return parser
+
+
+def add_cache_parser(commands: argparse._SubParsersAction) -> None:
+    """The `vizcore cache` subcommand."""
+    limits = "; ".join(f"{kind} {default} MB, set by {variable}" for kind, (variable, default)
+                       in options.CACHE_LIMITS.items())
+    command = commands.add_parser("cache", help="show how much disk the cache folder's renders and uploaded "
+                                  "models take, or clear them", description="The cache folder ($VIZCORE_CACHE, "
+                                  "default ~/.cache/vizcore) keeps finished renders and uploaded model files, each "
+                                  f"under a size limit, least recently used first out ({limits}).")
+    command.add_argument("--clear", nargs="?", const="all", choices=(RENDERS, UPLOADS, "all"),
+                         help="delete the renders, the uploaded models or all (the default) first")
+    command.set_defaults(run=run_cache)
 
 
 def add_dream_parser(commands: argparse._SubParsersAction, model_options: argparse.ArgumentParser) -> None:
