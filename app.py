@@ -31,6 +31,8 @@ from dashboard.shared import (
 )
 from dashboard.uploads import own_model_panel
 from vizcore.atlas import Atlas, AtlasParameters, atlas_root, find_atlas
+from vizcore.atomic import cache_dir
+from vizcore.cache import RenderCache, clear_cache, uploads_use
 from vizcore.methods import METHODS
 from vizcore.render import Settings, picture_caption
 from vizcore.view import (
@@ -417,7 +419,7 @@ def duration_words(seconds: float) -> str:
     return f"{round(seconds / 60)} minutes"
 
 
-def about_tab(model: vizcore.LoadedModel) -> None:
+def about_tab(model: vizcore.LoadedModel, renders: RenderCache) -> None:
     st.markdown(
         """
 ### What is a filter?
@@ -473,6 +475,19 @@ photos. Above 1 means the picture excites the filter more than real photos do.
     st.markdown(model.weights_description)
     if model.notice:
         st.info(model.notice)
+    disk_use(renders)
+
+
+def disk_use(renders: RenderCache) -> None:
+    """One line of what the cache folder keeps against its limits, with a button that empties it."""
+    words, button = st.columns([5, 1], vertical_alignment="center")
+    if button.button("Clear", key="clear_cache", help="Delete the kept pictures and uploaded model files "
+                     "(pictures are made again when asked for; models in use stay loaded)."):
+        clear_cache("all", renders)
+    words.caption(f"Disk use: {renders.use()}; {uploads_use()} (in {cache_dir()}; least recently used first out "
+                  "above the limits, set by VIZCORE_RENDER_CACHE_MB and VIZCORE_UPLOAD_CACHE_MB)")
+    if renders.problem:
+        words.caption(renders.problem)
 
 
 # ---------------------------------------------------------------- the page
@@ -497,7 +512,7 @@ def main() -> None:
         "Diversity": (lambda: diversity_tab(engine, view), "rendering different copies"),
         "Layer grid": (lambda: layer_grid_tab(engine, view), "showing the layer grid"),
         "DeepDream": (lambda: dream_tab(engine, view), "dreaming"),
-        "About": (lambda: about_tab(engine.model), "showing the page's notes"),
+        "About": (lambda: about_tab(engine.model, engine.cache), "showing the page's notes"),
     }
     for tab, label in zip(st.tabs(TABS, key="tab", on_change="rerun"), TABS):
         if tab.open:
