@@ -9,6 +9,7 @@ import io
 import os
 from pathlib import Path
 
+import numpy as np
 import pytest
 from PIL import Image
 from streamlit.testing.v1 import AppTest
@@ -16,6 +17,7 @@ from streamlit.testing.v1 import AppTest
 import vizcore
 from vizcore import animation
 from vizcore.atlas import AtlasParameters, Job, local_renderer, open_atlas
+from vizcore.cache import CachedPicture, RenderCache
 from vizcore.view import NaturalReference
 
 APP = Path(__file__).resolve().parents[1] / "app.py"
@@ -228,6 +230,21 @@ def test_about_names_the_weights() -> None:
     text = " ".join(markdown.value for markdown in at.markdown)
     assert "What is a filter?" in text and "block5" in text and "HED-VGG16" in text
     assert not at.exception
+
+
+def test_about_shows_the_disk_use_and_clears_it() -> None:
+    RenderCache().put("f" * 32, CachedPicture(np.zeros((32, 32, 3), np.uint8), np.zeros(3, np.float32), 1.0))
+    at = start()
+    at.session_state["tab"] = "About"
+    at.run()
+    [line] = [caption.value for caption in at.caption if caption.value.startswith("Disk use:")]
+    assert "MB of 1024 MB" in line and "uploads: " in line and os.environ["VIZCORE_CACHE"] in line
+    assert "renders: 0 pictures" not in line
+    button(at, "Clear").click().run()
+    assert not at.exception
+    [line] = [caption.value for caption in at.caption if caption.value.startswith("Disk use:")]
+    assert "renders: 0 pictures" in line and "uploads: 0 model files" in line
+    assert RenderCache().get("f" * 32, 32, 3) is None
 
 
 def test_a_model_that_cannot_load_gives_a_plain_error(monkeypatch) -> None:
