@@ -355,7 +355,7 @@ def view_atlas(engine: vizcore.Engine, view: View) -> Atlas | None:
     if view.objective != "channel":  # atlases show whole filters only
         return None
     found = find_atlas(atlas_root(), engine.model, AtlasParameters(view.method, view.steps, view.size, view.lr, 0))
-    return found if found is not None and found.records.get(view.layer) else None
+    return found if found is not None and found.has_pictures(view.layer) else None
 
 
 def atlas_grid(atlas: Atlas, info: vizcore.LayerInfo) -> None:

@@ -1,5 +1,6 @@
 """The filter atlas on a tiny model: files and index, resuming after an interruption, a new folder per
-setting, a corrupt index, sorting, Ray workers equal to one process, and the command line's bad input."""
+setting, a corrupt or hostile index, damaged pictures, sorting, Ray workers equal to one process, and the
+command line's bad input."""
 from __future__ import annotations
 
 import json
@@ -14,7 +15,17 @@ from PIL import Image
 from tiny_models import tiny_model
 
 from vizcore import Engine, cli
-from vizcore.atlas import INDEX, AtlasParameters, Job, build_atlas, find_atlas, local_renderer, open_atlas, ray_renderer
+from vizcore.atlas import (
+    INDEX,
+    MAX_INDEX_BYTES,
+    AtlasParameters,
+    Job,
+    build_atlas,
+    find_atlas,
+    local_renderer,
+    open_atlas,
+    ray_renderer,
+)
 from vizcore.cache import CACHE_VERSION
 from vizcore.errors import InputError
 
@@ -135,17 +146,98 @@ def test_other_settings_go_to_another_folder(engine, reference, tmp_path):
 
 
 @pytest.mark.parametrize("damage", [b'{"fingerprint": "abc", "lay', b"\xff\xfe", b'{"layers": []}',
-                                    b"[1, 2]"])
+                                    b"[1, 2]", b"[" * 100_000], ids=["cut", "utf16", "layers", "list", "nested"])
 def test_a_corrupt_index_is_set_aside_and_its_filters_redone(engine, reference, tmp_path, damage):
     folder = tmp_path / reference.name
     shutil.copytree(reference, folder)
     (folder / INDEX).write_bytes(damage)
+    assert find_atlas(tmp_path, engine.model, TINY) is None  # the dashboard's lookup
     atlas = open_atlas(tmp_path, engine.model, TINY)
     assert len(atlas.notes) == 1 and "unusable" in atlas.notes[0] and "rendered again" in atlas.notes[0]
     assert (folder / f"{INDEX}.corrupt").read_bytes() == damage
-    assert find_atlas(tmp_path, engine.model, TINY) is None
     build_atlas(engine, tmp_path, LAYERS, TINY, batch=4)
     assert files(folder) == {**files(reference), f"{INDEX}.corrupt": damage}
+
+
+def done_entry(record: str) -> str:
+    """An index of this atlas (fingerprint FP) whose conv1 has one finished filter 0 with this record."""
+    return '{"fingerprint": "FP", "layers": {"conv1": {"filters": 4, "done": {"0": ' + record + "}}}}"
+
+
+@pytest.mark.parametrize("damage, words", [
+    ('{"fingerprint": "FP", "batch": 1' + "0" * 5000 + "}", "not valid JSON"),  # more digits than Python converts
+    (done_entry('{"loss": 1' + "0" * 400 + ', "activation": 1, "quality": null}'), "OverflowError"),
+    (done_entry('{"loss": "1", "activation": 1, "quality": null}'), "'1' is not a number"),
+    (done_entry('{"loss": 1, "activation": true, "quality": null}'), "True is not a number"),
+    (done_entry('{"loss": 1, "activation": 1}'), "KeyError"),
+    (done_entry("[1, 2, 3]"), "TypeError"),
+    (done_entry("null"), "TypeError"),
+    ('{"fingerprint": "FP", "layers": {"conv1": {"done": {"zero": {}}}}}', "ValueError"),
+    ('{"fingerprint": "FP", "layers": {"conv1": 7}}', "TypeError"),
+    ('{"fingerprint": "FP", "layers": {"conv1": {"done": []}}}', "AttributeError"),
+    ('{"fingerprint": "FP", "layers": {"conv9": {"done": {}}}}', "unknown layer 'conv9'"),
+    ('{"fingerprint": "FP", "layers": {}, "batch": 100000}', "batch 100000 is not a whole number from 1 to 64"),
+    ('{"fingerprint": "FP", "layers": {}, "batch": 4.0}', "batch 4.0 is not"),
+    ('{"fingerprint": "FP", "layers": {}}' + " " * MAX_INDEX_BYTES, "larger than 32 MB"),
+], ids=["digits", "huge", "text", "bool", "missing", "list", "null", "key", "entry", "done", "layer", "batch",
+        "float-batch", "enormous"])
+def test_a_hostile_index_is_set_aside_with_a_note(engine, tmp_path, damage, words):
+    fingerprint = TINY.fingerprint(engine.model.fingerprint)
+    folder = tmp_path / fingerprint
+    folder.mkdir()
+    damage = damage.replace("FP", fingerprint).encode()
+    (folder / INDEX).write_bytes(damage)
+    assert find_atlas(tmp_path, engine.model, TINY) is None
+    [note] = open_atlas(tmp_path, engine.model, TINY).notes
+    assert "unusable" in note and words in note and len(note) < 500, note
+    assert (folder / f"{INDEX}.corrupt").read_bytes() == damage and not (folder / INDEX).exists()
+
+
+def test_an_index_that_is_not_a_file_is_set_aside(engine, tmp_path):
+    folder = tmp_path / TINY.fingerprint(engine.model.fingerprint)
+    folder.mkdir()
+    os.mkfifo(folder / INDEX)  # reading it would wait for a writer forever
+    assert find_atlas(tmp_path, engine.model, TINY) is None
+    [note] = open_atlas(tmp_path, engine.model, TINY).notes
+    assert "it is not a file" in note and (folder / f"{INDEX}.corrupt").is_fifo()
+
+
+def test_nan_and_infinite_numbers_in_the_index_load_and_sort_last(engine, reference, tmp_path):
+    folder = tmp_path / reference.name
+    shutil.copytree(reference, folder)
+    index = json.loads((folder / INDEX).read_text())
+    done = index["layers"]["conv2"]["done"]
+    done["0"]["activation"], done["1"]["activation"], done["2"]["quality"] = float("nan"), float("inf"), float("nan")
+    (folder / INDEX).write_text(json.dumps(index))  # json writes NaN and Infinity
+    atlas = find_atlas(tmp_path, engine.model, TINY)
+    assert open_atlas(tmp_path, engine.model, TINY).notes == []
+    by_activation = [number for number, _, _ in atlas.tiles("conv2", "activation")]
+    assert by_activation[0] == 1 and by_activation[-1] == 0
+    assert 2 not in [number for number, _, record in atlas.tiles("conv2", "quality") if record["quality"] is not None
+                     and not np.isnan(record["quality"])]
+
+
+def damage_pictures(folder: Path) -> None:
+    """Spoil the four pictures of conv1 (one batch of 4) in four ways: cut short, garbage, empty, wrong size."""
+    picture = (folder / "conv1" / "0.png").read_bytes()
+    (folder / "conv1" / "0.png").write_bytes(picture[:len(picture) // 2])
+    (folder / "conv1" / "1.png").write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4)
+    (folder / "conv1" / "2.png").write_bytes(b"")
+    Image.new("RGB", (16, 16)).save(folder / "conv1" / "3.png")
+
+
+def test_damaged_pictures_of_finished_filters_are_rendered_again(engine, reference, tmp_path):
+    folder = tmp_path / reference.name
+    shutil.copytree(reference, folder)
+    damage_pictures(folder)
+    found = find_atlas(tmp_path, engine.model, TINY)  # what the dashboard shows: damaged filters as missing
+    assert found.tiles("conv1") == [] and not found.has_pictures("conv1") and found.record("conv1", 0) is None
+    assert [number for number, _, _ in found.tiles("conv2", "quality")] != [] and found.has_pictures("conv2")
+    atlas = open_atlas(tmp_path, engine.model, TINY)
+    assert atlas.notes == ["4 damaged pictures (cut short or unreadable PNG files) will be rendered again."]
+    assert [(job.layer, job.filters) for job in atlas.jobs(LAYERS, batch=4)] == [("conv1", (0, 1, 2, 3))]
+    build_atlas(engine, tmp_path, LAYERS, TINY, batch=4)
+    assert files(folder) == files(reference)  # the same batch again: byte for byte the clean build
 
 
 def test_tiles_sort_by_score_best_first_with_missing_scores_last(engine, reference):
@@ -249,3 +341,26 @@ def test_the_command_line_builds_an_atlas_and_a_rerun_has_nothing_left_to_do(eng
     assert cli.main(command) == 0
     assert "0 filters rendered" in capsys.readouterr().out
     assert json.loads((folder / INDEX).read_text()) == index
+
+
+def test_the_command_line_renders_damaged_pictures_and_a_nested_index_again(engine, tmp_path, capsys):
+    command = ["atlas", "--model", "hed-vgg16", "--layers", "block1_conv1", "--steps", "2", "--size", "32",
+               "--batch", "32", "--no-quality", "--out", str(tmp_path)]
+    assert cli.main(command) == 0
+    capsys.readouterr()
+    [folder] = tmp_path.iterdir()
+    picture = (folder / "block1_conv1" / "5.png").read_bytes()
+    (folder / "block1_conv1" / "5.png").write_bytes(picture[:100])
+    (folder / "block1_conv1" / "6.png").write_bytes(b"not a picture")
+    assert cli.main(command) == 0
+    out, err = capsys.readouterr()
+    assert "note: 2 damaged pictures (cut short or unreadable PNG files) will be rendered again." in err
+    assert "2 filters rendered" in out and "Traceback" not in err
+    for number in (5, 6):
+        assert Image.open(folder / "block1_conv1" / f"{number}.png").size == (32, 32)
+    (folder / INDEX).write_text("[" * 100_000)
+    assert cli.main(command) == 0
+    out, err = capsys.readouterr()
+    assert "unusable: it is nested too deeply. It was set aside as index.json.corrupt" in err
+    assert "64 filters rendered" in out and "Traceback" not in err
+    assert len(json.loads((folder / INDEX).read_text())["layers"]["block1_conv1"]["done"]) == 64

@@ -12,7 +12,9 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import math
 import os
+import reprlib
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -27,9 +29,11 @@ from vizcore.metrics import quality_scores
 from vizcore.models import LoadedModel, network_reachable
 from vizcore.options import ATLAS_DEFAULT_BATCH as DEFAULT_BATCH
 from vizcore.render import Engine
+from vizcore.validate import MAX_BATCH
 
 ATLAS_VERSION = 1
 INDEX = "index.json"
+MAX_INDEX_BYTES = 32 * 2**20  # a whole VGG16 (4224 filters) takes about 0.5 MB
 SORT_ORDERS = ("filter", "quality", "activation")
 
 Record = dict[str, float | None]  # loss, activation, quality of one finished filter
@@ -207,9 +211,13 @@ class Atlas:
         return self.folder / layer / f"{index}.png"
 
     def record(self, layer: str, index: int) -> Record | None:
-        """The finished filter's record, or None if it is not finished or its PNG is gone."""
+        """The finished filter's record, or None if it is not finished or its PNG is gone or damaged."""
         record = self.records.get(layer, {}).get(index)
-        return record if record is not None and self.png(layer, index).is_file() else None
+        return record if record is not None and sound_picture(self.png(layer, index), self.parameters.size) else None
+
+    def has_pictures(self, layer: str) -> bool:
+        """Whether at least one finished filter of the layer has a sound picture."""
+        return any(self.record(layer, index) is not None for index in self.records.get(layer, {}))
 
     def counts(self, layers: Sequence[str]) -> dict[str, tuple[int, int]]:
         """Per layer: (finished filters, all filters)."""
@@ -271,9 +279,26 @@ class Atlas:
             raise InputError(f"Sort by one of: {', '.join(SORT_ORDERS)} (got '{sort_by}').")
         tiles = [(i, self.png(layer, i), record) for i in sorted(self.records.get(layer, {}))
                  if (record := self.record(layer, i)) is not None]
-        if sort_by != "filter":  # best first; filters without a number (None) last
-            tiles.sort(key=lambda tile: -np.inf if tile[2][sort_by] is None else tile[2][sort_by], reverse=True)
+        if sort_by != "filter":  # best first; filters without a number (None, or NaN in an edited index) last
+            tiles.sort(key=lambda tile: _sort_key(tile[2][sort_by]), reverse=True)
         return tiles
+
+
+def _sort_key(value: float | None) -> float:
+    return -math.inf if value is None or math.isnan(value) else value
+
+
+def sound_picture(path: Path, size: int) -> bool:
+    """Whether ``path`` is a whole ``size``×``size`` RGB PNG: its chunks and their checksums are read, its pixels
+    are not decoded (about 0.2 ms for a 128 px picture)."""
+    if not path.is_file():  # also keeps a FIFO from blocking the read
+        return False
+    try:
+        with Image.open(path, formats=["PNG"]) as image:
+            image.verify()
+            return image.size == (size, size) and image.mode == "RGB"
+    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError):  # what Pillow raises on bad files
+        return False
 
 
 def model_description(model: LoadedModel) -> dict[str, str]:
@@ -282,28 +307,44 @@ def model_description(model: LoadedModel) -> dict[str, str]:
             "weights_description": model.weights_description, "fingerprint": model.fingerprint}
 
 
+def load_index(path: Path) -> object:
+    """The JSON value of an index file; ValueError naming the problem if it cannot be read."""
+    if not path.is_file():
+        raise ValueError("it is not a file")
+    try:
+        with path.open("rb") as file:
+            data = file.read(MAX_INDEX_BYTES + 1)
+    except OSError as error:
+        raise ValueError(f"it cannot be read ({error.strerror or error})") from None
+    if len(data) > MAX_INDEX_BYTES:
+        raise ValueError(f"it is larger than {MAX_INDEX_BYTES // 2**20} MB")
+    try:
+        return json.loads(data)
+    except RecursionError:
+        raise ValueError("it is nested too deeply") from None
+    except ValueError as error:  # also bad UTF-8 and integers of thousands of digits
+        raise ValueError(f"it is not valid JSON ({error})") from None
+
+
 def read_index(folder: Path, fingerprint: str,
                layer_sizes: dict[str, int]) -> tuple[dict[str, dict[int, Record]], int | None]:
     """The finished filters and the batch size of ``folder/index.json``; ValueError naming the problem if it
     is unusable."""
-    try:
-        index = json.loads((folder / INDEX).read_text())
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise ValueError(f"it cannot be read ({error})") from None
+    index = load_index(folder / INDEX)
     if not isinstance(index, dict) or index.get("fingerprint") != fingerprint:
         raise ValueError("it belongs to another atlas")
     records: dict[str, dict[int, Record]] = {}
     try:
         for layer, entry in index["layers"].items():
             if layer not in layer_sizes:
-                raise ValueError(f"it names an unknown layer {layer}")
+                raise LookupError(f"unknown layer {reprlib.repr(layer)}")
             records[layer] = {int(i): {key: _number(record[key], key == "quality")
                                        for key in ("loss", "activation", "quality")}
                               for i, record in entry["done"].items() if 0 <= int(i) < layer_sizes[layer]}
         batch = index.get("batch")
-        if batch is not None and (isinstance(batch, bool) or not isinstance(batch, int) or batch < 1):
-            raise TypeError(f"batch {batch!r} is not a positive whole number")
-    except (KeyError, TypeError, AttributeError) as error:
+        if batch is not None and (isinstance(batch, bool) or not isinstance(batch, int) or not 1 <= batch <= MAX_BATCH):
+            raise TypeError(f"batch {reprlib.repr(batch)} is not a whole number from 1 to {MAX_BATCH}")
+    except (LookupError, TypeError, AttributeError, ValueError, OverflowError) as error:
         raise ValueError(f"its structure is wrong ({type(error).__name__}: {error})") from None
     return records, batch
 
@@ -312,14 +353,14 @@ def _number(value: object, nullable: bool) -> float | None:
     if value is None and nullable:
         return None
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise TypeError(f"{value!r} is not a number")
-    return float(value)
+        raise TypeError(f"{reprlib.repr(value)} is not a number")
+    return float(value)  # OverflowError for an integer beyond any float
 
 
 def open_atlas(out_dir: str | os.PathLike, model: LoadedModel, parameters: AtlasParameters) -> Atlas:
     """The atlas for this model and these parameters under ``out_dir``, with what is already finished.
 
-    A filter counts as finished only with both its index record and its PNG; anything else is redone.
+    A filter counts as finished only with both its index record and a sound PNG; anything else is redone.
     An unreadable index is set aside as ``index.json.corrupt`` and its filters are redone (with a note).
     """
     fingerprint = parameters.fingerprint(model.fingerprint)
@@ -331,18 +372,39 @@ def open_atlas(out_dir: str | os.PathLike, model: LoadedModel, parameters: Atlas
     try:
         atlas.records, atlas.batch = read_index(folder, fingerprint, sizes)
     except ValueError as error:
-        os.replace(folder / INDEX, folder / f"{INDEX}.corrupt")
+        set_aside(folder / INDEX)
         atlas.notes.append(f"The atlas index {folder / INDEX} was unusable: {error}. It was set aside as "
                            f"{INDEX}.corrupt and its filters will be rendered again.")
         return atlas
-    lost = 0
-    for layer, records in atlas.records.items():
-        for index in [i for i in records if not atlas.png(layer, i).is_file()]:
-            del records[index]
-            lost += 1
-    if lost:
-        atlas.notes.append(f"{lost} filters of the index had lost their PNG and will be rendered again.")
+    atlas.notes += forget_bad_pictures(atlas)
     return atlas
+
+
+def set_aside(index: Path) -> None:
+    """Rename an unusable index to ``index.json.corrupt`` (InputError if that fails)."""
+    try:
+        os.replace(index, index.with_name(f"{INDEX}.corrupt"))
+    except OSError as error:
+        raise InputError(f"The atlas index {index} is unusable and could not be set aside: "
+                         f"{error.strerror or error}.") from None
+
+
+def forget_bad_pictures(atlas: Atlas) -> list[str]:
+    """Drop the records whose PNG is gone or damaged, so that those filters are rendered again; notes saying so."""
+    lost = damaged = 0
+    for layer, records in atlas.records.items():
+        for index in [i for i in records if not sound_picture(atlas.png(layer, i), atlas.parameters.size)]:
+            del records[index]
+            if atlas.png(layer, index).is_file():
+                damaged += 1
+            else:
+                lost += 1
+    notes = []
+    if lost:
+        notes.append(f"{lost} filters of the index had lost their PNG and will be rendered again.")
+    if damaged:
+        notes.append(f"{damaged} damaged pictures (cut short or unreadable PNG files) will be rendered again.")
+    return notes
 
 
 def build_atlas(engine: Engine, out_dir: str | os.PathLike, layers: Sequence[str], parameters: AtlasParameters,
