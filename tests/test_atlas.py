@@ -202,6 +202,16 @@ def test_an_index_that_is_not_a_file_is_set_aside(engine, tmp_path):
     assert "it is not a file" in note and (folder / f"{INDEX}.corrupt").is_fifo()
 
 
+def test_an_index_that_cannot_be_set_aside_is_a_plain_message(engine, tmp_path):
+    folder = tmp_path / TINY.fingerprint(engine.model.fingerprint)
+    (folder / f"{INDEX}.corrupt").mkdir(parents=True)
+    (folder / f"{INDEX}.corrupt" / "kept").write_text("a folder in the way")
+    (folder / INDEX).write_text("[" * 100_000)
+    with pytest.raises(InputError, match="is unusable and could not be set aside: Is a directory"):
+        open_atlas(tmp_path, engine.model, TINY)
+    assert (folder / INDEX).read_text() == "[" * 100_000
+
+
 def test_nan_and_infinite_numbers_in_the_index_load_and_sort_last(engine, reference, tmp_path):
     folder = tmp_path / reference.name
     shutil.copytree(reference, folder)
