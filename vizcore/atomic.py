@@ -10,9 +10,14 @@ from pathlib import Path
 from vizcore.errors import InputError
 
 
+def cache_root() -> Path:
+    """Where the cache folder is ($VIZCORE_CACHE, else ~/.cache/vizcore), without creating it."""
+    return Path(os.environ.get("VIZCORE_CACHE", Path.home() / ".cache" / "vizcore"))
+
+
 def cache_dir() -> Path:
-    """Folder for converted weights, natural-photo references and finished renders."""
-    path = Path(os.environ.get("VIZCORE_CACHE", Path.home() / ".cache" / "vizcore"))
+    """Folder for converted weights, natural-photo references, finished renders and uploads (created)."""
+    path = cache_root()
     path.mkdir(parents=True, exist_ok=True)
     return path
 

@@ -23,7 +23,7 @@ import diskcache
 import numpy as np
 
 from vizcore import options
-from vizcore.atomic import cache_dir
+from vizcore.atomic import cache_root
 from vizcore.errors import InputError
 
 CACHE_VERSION = 2  # bump when the maths changes so old pictures are not reused
@@ -153,7 +153,7 @@ class RenderCache:
     """Finished pictures on disk, keyed by model fingerprint and settings, kept under a size limit."""
 
     def __init__(self, folder: str | Path | None = None, limit: int | None = None):
-        self.folder = Path(folder) if folder else cache_dir() / RENDERS
+        self.folder = Path(folder) if folder else cache_root() / RENDERS
         self.limit = size_limit(RENDERS) if limit is None else limit
         self.problem: str | None = None  # why pictures cannot be kept, in plain words
         try:
@@ -223,7 +223,7 @@ class RenderCache:
 
 def uploads_dir() -> Path:
     """Where uploaded model files are kept, named by their SHA-256."""
-    return cache_dir() / UPLOADS
+    return cache_root() / UPLOADS
 
 
 def upload_files() -> list[Path]:
@@ -264,4 +264,4 @@ def clear_cache(kind: str, renders: RenderCache) -> None:
         if kind in (UPLOADS, "all"):
             clear_uploads()
     except STORE_ERRORS as error:
-        raise InputError(f"Cannot clear the cache in {cache_dir()} ({reason(error)}).") from None
+        raise InputError(f"Cannot clear the cache in {cache_root()} ({reason(error)}).") from None

@@ -26,7 +26,7 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 from vizcore import options, validate
-from vizcore.atomic import cache_dir, writable_folder, write_bytes_atomic
+from vizcore.atomic import cache_root, writable_folder, write_bytes_atomic
 from vizcore.cache import RENDERS, UPLOADS, RenderCache, clear_cache, uploads_use
 from vizcore.errors import InputError, VizError
 from vizcore.models import PREPROCESSING, VGG16_CATALOG, LayerInfo, LoadedModel, built_in_weights, load_model
@@ -313,7 +313,7 @@ def run_cache(args: argparse.Namespace) -> int:
     if args.clear:
         clear_cache(args.clear, renders)
         print(f"cleared: {args.clear}")
-    print(f"cache folder: {cache_dir()}")
+    print(f"cache folder: {cache_root()}")
     print(renders.use())
     print(uploads_use())
     print_notes([renders.problem] if renders.problem else [])
