@@ -7,6 +7,7 @@ that cannot be read or written never stops a render, it only says so (``RenderCa
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import json
@@ -190,10 +191,8 @@ class RenderCache:
 
     def discard(self, key: str) -> None:
         """Remove an entry if the store allows it."""
-        try:
+        with contextlib.suppress(*STORE_ERRORS):  # a read-only store keeps it; it is refused again next time
             self.store.delete(key)
-        except STORE_ERRORS:
-            pass  # a read-only store keeps it; it is read (and refused) again next time
 
     def put(self, key: str, picture: CachedPicture) -> str | None:
         """Store a picture (atomically: diskcache commits its index after the file is written); a note in
