@@ -50,3 +50,11 @@ def pickle_renamed(path: Path) -> Path:
     """A pickle (of harmless data) saved under a .keras name."""
     path.write_bytes(pickle.dumps({"weights": [1.0, 2.0]}))
     return path
+
+
+def with_layer_field(source: Path, target: Path, layer: str, field: str, value: object) -> Path:
+    """A copy of a .keras file whose layer ``layer`` has ``field`` set to ``value`` in its config."""
+    def edit(config: dict) -> None:
+        layer_config(config, layer)["config"][field] = value
+
+    return edited_copy(source, target, edit)

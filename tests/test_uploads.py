@@ -245,7 +245,7 @@ def test_a_function_from_outside_keras_is_refused_and_never_runs(folder, tiny_fi
             "module": "vizcanary", "class_name": "function", "config": "ring", "registered_name": "ring"}
 
     path = edited_copy(tiny_file, folder / "outside.keras", edit)
-    refused(path, "Layer 'conv_b' names code from outside Keras (module 'vizcanary', 'function')")
+    refused(path, "Layer 'conv_b' refers to vizcanary.ring in its activation; only Keras's own activations")
     # Even if it slipped past our scan, Keras's safe mode refuses it, and the function never runs.
     import vizcanary  # noqa: F401  (importable: the refusal is not just a failed import)
 
@@ -325,6 +325,16 @@ def test_uploads_are_stored_by_hash_atomically(tmp_path, monkeypatch, tiny_file)
     assert [p.name for p in path.parent.iterdir()] == [path.name]  # no temporary files left
     with pytest.raises(InputError, match="legacy .h5"):
         uploads.store_upload(data, "model.h5")
+
+
+def test_a_refused_upload_is_deleted_at_once_and_an_accepted_one_kept(tmp_path, monkeypatch, tiny_file):
+    monkeypatch.setenv("VIZCORE_CACHE", str(tmp_path))
+    with pytest.raises(InputError, match="^weights.keras is a pickle"):
+        uploads.accept_upload(pickle_renamed(tmp_path / "weights.keras").read_bytes(), "weights.keras")
+    assert list(uploads.uploads_dir().iterdir()) == []
+    path, report = uploads.accept_upload(tiny_file.read_bytes(), "tiny.keras")
+    assert list(uploads.uploads_dir().iterdir()) == [path]
+    assert [info.name for info in report.layers] == ["conv_a", "conv_b"]
 
 
 # ---------------------------------------------------------------- the command line
