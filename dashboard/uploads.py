@@ -38,14 +38,13 @@ def own_model_panel(model: vizcore.LoadedModel) -> None:
 
 def use_chosen_file() -> None:
     """Before the page is drawn: store, inspect (in a child process) and load the chosen file, so the
-    whole page is then drawn with it (a plain message instead if the file is refused)."""
+    whole page is then drawn with it (a plain message instead if the file is refused, and its copy deleted)."""
     file = ss.get("model_upload")
     if file is None:
         return
     with reported("checking your model"):
-        path = uploads.store_upload(file.getvalue(), file.name)
         with st.spinner("Checking the model file in a separate process (this takes a few seconds)…"):
-            report = uploads.inspect_file(path, file.name)
+            path, report = uploads.accept_upload(file.getvalue(), file.name)
         preprocessing = ss.get("model_preprocessing", "none")
         load_uploaded_engine(path.stem, preprocessing, file.name)
         ss["model_source"] = f"{UPLOAD_SOURCE}:{path.stem}:{preprocessing}"

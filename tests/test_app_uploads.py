@@ -9,6 +9,9 @@ from model_files import pickle_renamed, save_tiny
 from streamlit.testing.v1 import AppTest
 from test_app import button, offline_model, start  # noqa: F401  (offline_model: the same offline setup)
 
+from vizcore import uploads
+from vizcore.model_file import file_sha256
+
 
 @pytest.fixture(scope="module")
 def folder(tmp_path_factory) -> Path:
@@ -78,8 +81,10 @@ def test_an_uploaded_model_is_used_by_every_tab_until_back_to_vgg16(folder):
 
 
 def test_a_bad_upload_shows_a_plain_message_and_a_fixed_size_model_offers_only_its_size(folder):
-    at = upload(start(), pickle_renamed(folder / "weights.keras"))
+    pickled = pickle_renamed(folder / "weights.keras")
+    at = upload(start(), pickled)
     assert len(at.error) == 1 and "weights.keras is a pickle" in at.error[0].value
+    assert not (uploads.uploads_dir() / f"{file_sha256(pickled)}.keras").exists()  # deleted at once
     assert layer_names(at)[0] == "block1_conv1"  # still VGG16
 
     at = upload(at, save_tiny(folder / "fixed48.keras", input_size=48), preprocessing="tf")

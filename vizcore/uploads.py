@@ -275,3 +275,13 @@ def store_upload(data: bytes, name: str) -> Path:
         write_bytes_atomic(path, data)
     prune_uploads(keep=path)
     return path
+
+
+def accept_upload(data: bytes, name: str) -> tuple[Path, ModelReport]:
+    """Store an upload and inspect it in a child process; a refused upload's file is deleted at once."""
+    path = store_upload(data, name)
+    try:
+        return path, inspect_file(path, name)
+    except InputError:
+        path.unlink(missing_ok=True)
+        raise
