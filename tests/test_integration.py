@@ -24,6 +24,13 @@ def test_the_notebooks_dead_filter_stays_dead_with_classic_and_wakes_with_robust
     assert "did not respond" in robust.notes[0]
 
 
+def test_a_filter_no_smooth_picture_wakes_fires_after_the_patch_search(engine):
+    """block2_conv1 filter 51 of the HED weights: silent on every photo and every smooth picture."""
+    result = engine.render(engine.settings("block2_conv1", [51], steps=30, size=64))
+    assert result.activation[0] > 0
+    assert any("small patches" in note for note in result.notes)
+
+
 def test_robust_beats_classic_on_a_deep_filter(engine):
     settings = {"layer": "block4_conv1", "filters": [3], "steps": 40, "size": 64}
     robust = engine.render(engine.settings(**settings))

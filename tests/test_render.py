@@ -11,6 +11,7 @@ from tiny_models import tiny_model
 from vizcore import Engine, InputError, LoadedModel, get_method
 from vizcore.cache import RenderCache
 from vizcore.methods import CLASSIC, METHODS, min_max_uint8
+from vizcore.models import conv_catalog
 
 
 def seed_notebook_loop(model: keras.Model, layer: str, filter_index: int, start: np.ndarray,
@@ -85,7 +86,7 @@ def test_a_filter_still_silent_at_the_end_gets_a_wake_up_search(monkeypatch):
     result = engine.render(engine.settings("conv2", [0, 1], "blind", steps=6, size=32, seed=0))
     assert np.all(result.loss_history[:, 0] == 0)  # the recipe itself never woke filter 0
     assert result.activation[0] > 0 and result.activation[1] > 0
-    assert any("search from full-contrast noise" in note and "Filter 0" in note for note in result.notes)
+    assert any("small patches of full-contrast noise" in note and "Filter 0" in note for note in result.notes)
     assert not any("Filter 1" in note for note in result.notes)  # filter 1 was never silent: untouched
 
 
@@ -205,3 +206,22 @@ def test_robust_wakes_a_dead_centre_neuron():
     result = engine.render(engine.settings("conv2", [0], steps=150, size=32, objective="neuron"))
     assert result.loss_history[0, 0] == 0.0
     assert result.activation[0] > 0
+
+
+def test_a_model_of_one_fixed_size_is_only_shown_pictures_of_that_size():
+    # Coarse to fine and the wake-up search's patches would feed it smaller pictures.
+    fixed = keras_model_of_size(64)
+    engine = Engine(LoadedModel(fixed, "fixed", "random", "fixed 64", "fixed64", lambda x: x,
+                                layers=conv_catalog(fixed), input_size=64))
+    result = engine.render(engine.settings("conv2", [0, 1], steps=16, size=64, seed=0))
+    assert result.images.shape == (2, 64, 64, 3)
+    assert {key[2] for key in engine._compiled} == {64}
+
+
+def keras_model_of_size(size: int) -> keras.Model:
+    """Two conv layers, then a Dense layer that only takes ``size`` px pictures."""
+    keras.utils.set_random_seed(0)
+    inputs = keras.Input((size, size, 3))
+    x = keras.layers.Conv2D(4, 3, padding="same", activation="relu", name="conv1")(inputs)
+    x = keras.layers.Conv2D(6, 3, padding="same", activation="relu", name="conv2")(x)
+    return keras.Model(inputs, keras.layers.Dense(2)(keras.layers.Flatten()(x)))

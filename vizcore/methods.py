@@ -8,7 +8,7 @@ import numpy as np
 
 from vizcore import param, transforms
 from vizcore.errors import InputError
-from vizcore.objectives import TEXTURE_OBJECTIVES, Objective, soft_max
+from vizcore.objectives import TEXTURE_OBJECTIVES, Objective, neuron
 from vizcore.optim import NORMALIZED_ASCENT, UpdateRule, adam
 
 
@@ -94,22 +94,22 @@ CLASSIC = Method(
     default_steps=100,
 )
 
-# For a filter that a smooth picture never wakes (the HED weights' block2_conv1 11, for one): pixels
-# from full-contrast noise, no transforms, a soft maximum of its response before the ReLU.
+# For a filter that a smooth picture never wakes (the HED weights' block2_conv1 11, 33 and 51): many small
+# patches from full-contrast noise, each pushing the response at its centre before the ReLU (see wake.py).
 WAKE_SEARCH = Method(
     name="wake-search",
     title="Wake-up search",
-    description="Pixels from full-contrast noise, pushed to where the silent filter is closest to firing.",
-    parameterisation=param.full_contrast_pixels,
+    description="Small patches from full-contrast noise, pushed to where the silent filter is closest to firing.",
+    parameterisation=param.clipped_pixels,
     transform=lambda size: transforms.identity(),
     rule=adam(),
     preprocess=True,
     pass_dead_gradients=True,
     display=clip_uint8,
-    default_lr=0.05,
-    lr_range=(0.05, 0.05),
-    default_steps=150,
-    search_objective=soft_max,
+    default_lr=0.02,
+    lr_range=(0.02, 0.02),
+    default_steps=300,
+    search_objective=neuron,
 )
 
 LUCID = Method(

@@ -54,18 +54,6 @@ def soft_channel(pre_activations: tf.Tensor, weights: tf.Tensor) -> tf.Tensor:
     return tf.reduce_mean(temperature * tf.nn.softplus(maps / temperature), axis=[1, 2])
 
 
-def soft_max(pre_activations: tf.Tensor, weights: tf.Tensor) -> tf.Tensor:
-    """A soft maximum of the filter's pre-activation over the map (temperature 5 % of its spread).
-
-    For a filter silent everywhere: all the gradient goes to the few places nearest to firing, which a
-    mean, even a softened one, spreads too thin to ever make one of them fire.
-    """
-    maps = weighted_maps(pre_activations, weights)
-    flat = tf.reshape(maps, [tf.shape(maps)[0], -1])
-    temperature = 0.05 * tf.stop_gradient(tf.math.reduce_std(flat, axis=1)) + 1e-3
-    return temperature * tf.reduce_logsumexp(flat / temperature[:, None], axis=1)
-
-
 OBJECTIVES: dict[str, Objective] = {"channel": channel, "neuron": neuron}
 
 # What a silent filter follows instead, on its pre-activation: a single neuron's pre-activation

@@ -32,6 +32,7 @@ class Parameterisation:
     to_image: Callable[[Params], tf.Tensor]
     wake_only: tuple[bool, ...] = ()  # per array: True if it may only change while the filter is silent
     tile: Callable[[Params, int], Params] | None = None  # the same picture repeated n x n at n times the size
+    project: Callable[[Params], Params] | None = None  # back into the allowed range after each step
 
 
 def uniform_pixels(size: int) -> Parameterisation:
@@ -43,16 +44,17 @@ def uniform_pixels(size: int) -> Parameterisation:
     return Parameterisation("pixels", init, lambda params: params[0], (False,))
 
 
-def full_contrast_pixels(size: int, contrast: float = 0.94) -> Parameterisation:
-    """Pixels through a sigmoid, started from uniform noise over ``contrast`` of the 0-1 range (a search
-    for a pattern a silent filter responds to: no smoothness prior, every pixel free)."""
+def clipped_pixels(size: int, contrast: float = 0.94) -> Parameterisation:
+    """Raw pixels in [0, 1], started from noise over ``contrast`` of the range and clipped back into it after
+    each step (a search for a pattern a silent filter responds to: every pixel free, and one pushed to black
+    or white can come back, which a sigmoid's vanishing slope makes slow)."""
     low, high = (1 - contrast) / 2, (1 + contrast) / 2
 
     def init(batch: int, rng: np.random.Generator) -> Params:
-        start = rng.uniform(low, high, (batch, size, size, 3))
-        return (np.log(start / (1 - start)).astype(np.float32),)
+        return (rng.uniform(low, high, (batch, size, size, 3)).astype(np.float32),)
 
-    return Parameterisation("pixels", init, lambda params: tf.sigmoid(params[0]), (False,))
+    return Parameterisation("pixels", init, lambda params: params[0], (False,),
+                            project=lambda params: (tf.clip_by_value(params[0], 0.0, 1.0),))
 
 
 def rfft2d_frequencies(height: int, width: int) -> np.ndarray:

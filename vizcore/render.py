@@ -3,16 +3,17 @@ generator of frames so a UI can draw progress live and stop at any time."""
 from __future__ import annotations
 
 import threading
+from collections import Counter
 from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 
 import numpy as np
 import tensorflow as tf
 
-from vizcore import validate
+from vizcore import validate, wake
 from vizcore.cache import CachedPicture, RenderCache
 from vizcore.errors import InputError
-from vizcore.methods import Method, get_method
+from vizcore.methods import Method, Stage, get_method
 from vizcore.models import LoadedModel
 from vizcore.objectives import OBJECTIVES, WAKE_UP, channel_weights, gram_similarity
 from vizcore.optim import per_image
@@ -161,6 +162,8 @@ def compile_steps(model: LoadedModel, layer: str, method: Method, size: int, obj
         grads = tuple(grad * per_image(silent, grad) if wake_only else grad
                       for grad, wake_only in zip(grads, parameterisation.wake_only))
         params, state = method.rule.update(params, grads, state, learning_rate, t)
+        if parameterisation.project is not None:
+            params = parameterisation.project(params)
         return params, state, value, value > 0
 
     @tf.function
@@ -282,21 +285,33 @@ class Engine:
 
     def _search_silent(self, settings: Settings, search: Method, images: np.ndarray,
                        activation: np.ndarray) -> dict[int, str]:
-        """Run ``search`` for the pictures whose filter is still silent; keep its picture (in place, in
-        ``images`` and ``activation``) where the filter then fires. Returns a note per picture kept."""
+        """Run ``search`` on small patches for the pictures whose filter is still silent (see wake.py); where
+        the best patch, repeated, makes the filter fire, it replaces the picture (in place, in ``images`` and
+        ``activation``). Returns a note per picture replaced."""
         silent = np.flatnonzero(activation <= 0)
-        subset = replace(settings, filters=tuple(settings.filters[i] for i in silent),
-                         learning_rates=(search.default_lr,) * len(silent), steps=search.default_steps,
-                         mixes=tuple(settings.mix(i) for i in silent) if settings.mixes else (), copies=1)
-        *_, (_, compiled, params, _) = self._steps(subset, search)
-        found = search.display(compiled.to_image(params).numpy())
-        found_activation = self.activation(subset, found)
+        layer = self.model.layer(settings.layer)
+        side = settings.size if self.model.input_size is not None else wake.patch_side(layer, settings.size)
+        starts = wake.start_count(side, settings.size)
+        searched = np.repeat(silent, starts)
+        patches = replace(settings, filters=tuple(settings.filters[i] for i in searched), size=side,
+                          learning_rates=(search.default_lr,) * len(searched), steps=search.default_steps,
+                          mixes=tuple(settings.mix(i) for i in searched) if settings.mixes else (), copies=1,
+                          objective="neuron")
+        *_, (_, compiled, params, _) = self._steps(patches, search)
+        found = compiled.to_image(params)
+        centre = compiled.evaluate(found, goal_for(patches, layer.filters)).numpy().reshape(len(silent), starts)
+        best = found.numpy().reshape(len(silent), starts, side, side, 3)[np.arange(len(silent)), centre.argmax(1)]
+        pictures = search.display(wake.repeat_patch(best, settings.size, layer.stride))
+        subset = replace(settings, filters=tuple(settings.filters[i] for i in silent), copies=1,
+                         mixes=tuple(settings.mix(i) for i in silent) if settings.mixes else ())
+        found_activation = self.activation(subset, pictures)
         notes = {}
         for k, i in enumerate(silent):
             if found_activation[k] > 0:
-                images[i], activation[i] = found[k], found_activation[k]
-                notes[int(i)] = (f"Filter {settings.filters[i]} stayed silent on smooth pictures; a search from "
-                                 "full-contrast noise found a pattern it responds to, so this picture is grainier.")
+                images[i], activation[i] = pictures[k], found_activation[k]
+                notes[int(i)] = (f"Filter {settings.filters[i]} stayed silent on smooth pictures; a search over "
+                                 "small patches of full-contrast noise found one it responds to, repeated here, "
+                                 "so this picture is grainier.")
         return notes
 
     def _steps(self, settings: Settings, method: Method) -> Iterator[tuple[int, CompiledSteps, Params, tf.Tensor]]:
@@ -308,7 +323,9 @@ class Engine:
         params: Params | None = None
         size = t = 0
         receptive_field = self.model.layer(settings.layer).receptive_field
-        for stage in method.stages(settings.size, settings.steps, settings.objective, receptive_field):
+        stages = (method.stages(settings.size, settings.steps, settings.objective, receptive_field)
+                  if self.model.input_size is None else [Stage(settings.size, settings.steps)])
+        for stage in stages:
             compiled = self.compiled(settings.layer, method, stage.size, settings.objective, settings.copies > 1)
             # Each stage starts its optimiser afresh; a later stage starts from the earlier picture, tiled.
             start = (start_params(compiled, settings) if params is None else
@@ -387,7 +404,15 @@ def keep_pushing(values: tf.Tensor, low: float = 0.75, high: float = 0.9) -> tf.
 
 def start_params(compiled: CompiledSteps, settings: Settings) -> Params:
     """The starting parameters: one random image for the whole batch, so a picture does not depend on what
-    else is rendered with it; copies of a diversity render each start from their own (seed + copy)."""
+    else is rendered with it; copies of a diversity render each start from their own (seed + copy), and so
+    does every patch of a wake-up search."""
+    if compiled.method.search_objective is not None:
+        seen: Counter[int] = Counter()
+        starts = []
+        for f in settings.filters:  # the k-th patch of filter f starts from noise of its own
+            starts.append(compiled.init(1, np.random.default_rng([settings.seed, f, seen[f]])))
+            seen[f] += 1
+        return tuple(np.concatenate(arrays) for arrays in zip(*starts))
     if settings.copies > 1:
         starts = [compiled.init(1, np.random.default_rng(settings.seed + i)) for i in range(settings.copies)]
         return tuple(np.concatenate(arrays) for arrays in zip(*starts))
