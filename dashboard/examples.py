@@ -5,22 +5,27 @@ Streamlit-only glue; the search is ``vizcore.examples`` (its map cache is shared
 """
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
+from concurrent.futures import Future, wait
 
 import streamlit as st
 from streamlit.runtime.uploaded_file_manager import UploadedFile
 
 import vizcore
-from dashboard.shared import PHOTO_UPLOAD_MB, reported, ss
+from dashboard.shared import PHOTO_UPLOAD_MB, background_worker, reported, ss
 from vizcore import examples
 from vizcore.examples import Example, Photo, PhotoSet
 
 SECTION_KEY = "photo_examples"  # also the CSS class st-key-photo_examples, which the browser tests use
 HEAT_COLUMNS = 3
+SEARCHING = "Looking through the photos (the first time for a layer takes a few seconds)…"
+WAIT_SECONDS = 0.25  # while searching, the page makes a Streamlit call (where a click takes effect) this often
 
 
 def photo_examples(engine: vizcore.Engine, layer: str, filter_index: int) -> None:
-    """The section for this filter; call it after any live render, so it never delays one."""
+    """The section for this filter; call it after any live render. The search runs in the background and the
+    page waits for it without ever holding up a click."""
     with st.container(key=SECTION_KEY):
         st.subheader("Photos that excite this filter")
         try:
@@ -37,8 +42,9 @@ def photo_examples(engine: vizcore.Engine, layer: str, filter_index: int) -> Non
                  "reacts to.")
         photos = photo_set(uploads or [])
         with results, reported("looking for the photos that excite this filter"):
-            found = filter_examples(engine.model, layer, filter_index, photos)
-            draw_examples(found, layer, filter_index, len(photos))
+            search = example_search(engine.model, layer, filter_index, photos)
+            wait_for(search)
+            draw_examples(search.result(), layer, filter_index, len(photos))
 
 
 def photo_set(uploads: Sequence[UploadedFile]) -> PhotoSet:
@@ -63,16 +69,28 @@ def photo_set(uploads: Sequence[UploadedFile]) -> PhotoSet:
     return examples.with_own_photos(good[:examples.MAX_OWN_PHOTOS])
 
 
-def filter_examples(model: vizcore.LoadedModel, layer: str, filter_index: int, photos: PhotoSet) -> list[Example]:
-    """The examples of this filter, kept in the session so a rerun does not redo them."""
+def wait_for(search: Future) -> None:
+    """Wait for the search, saying so and making a Streamlit call every WAIT_SECONDS: a click (Generate, another
+    filter) is taken at the next such call, so it never waits for the search."""
+    note = st.empty()
+    started = time.monotonic()
+    while not wait([search], timeout=WAIT_SECONDS).done:
+        note.caption(f"{SEARCHING} {time.monotonic() - started:.0f} s")
+    note.empty()
+
+
+def example_search(model: vizcore.LoadedModel, layer: str, filter_index: int,
+                   photos: PhotoSet) -> Future[list[Example]]:
+    """The search for this filter's examples, started in the background once per filter and kept in the
+    session (a search for a filter no longer shown is cancelled if it has not started yet)."""
     key = (model.fingerprint, layer, filter_index, photos.identity)
-    kept = ss.get("example_results")
-    if kept is not None and kept[0] == key:
-        return kept[1]
-    with st.spinner("Looking through the photos (the first time for a layer takes a few seconds)…"):
-        found = examples.top_examples(model, layer, filter_index, photos)
-    ss["example_results"] = (key, found)
-    return found
+    kept = ss.get("example_search")
+    if kept is None or kept[0] != key:
+        if kept is not None:
+            kept[1].cancel()
+        kept = ss["example_search"] = (key, background_worker().submit(
+            examples.top_examples, model, layer, filter_index, photos))
+    return kept[1]
 
 
 def draw_examples(found: Sequence[Example], layer: str, filter_index: int, photo_count: int) -> None:

@@ -9,6 +9,7 @@ import logging
 import os
 import threading
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 
 import streamlit as st
 
@@ -80,6 +81,13 @@ def prepare_in_background(engine: vizcore.Engine, settings: Settings) -> None:
             LOG.exception("Preparing the steps for %s failed", settings.layer)
 
     threading.Thread(target=prepare, name="prepare-steps", daemon=True).start()
+
+
+@st.cache_resource
+def background_worker() -> ThreadPoolExecutor:
+    """One thread, shared by all visitors, for work the page waits for without blocking the script run (photo
+    examples), so a click is taken at once; one job at a time, so it never crowds the renders."""
+    return ThreadPoolExecutor(max_workers=1, thread_name_prefix="background")
 
 
 def model_source() -> str:

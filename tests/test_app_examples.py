@@ -40,7 +40,7 @@ def test_another_filter_of_the_layer_comes_from_memory() -> None:
     at.number_input(key="filter").set_value(2).run()
     assert not at.exception
     assert examples.SHARED_FINDER.computations == before
-    assert at.session_state["example_results"][0][2] == 2
+    assert at.session_state["example_search"][0][2] == 2
     assert len(crop_captions(at)) == examples.DEFAULT_COUNT
 
 

@@ -15,8 +15,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from google.protobuf.message import DecodeError
-from playwright.sync_api import Browser, ConsoleMessage, Error, Locator, Page, Playwright, expect
+from playwright.sync_api import Browser, ConsoleMessage, Error, Locator, Page, Playwright, WebSocket, expect
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
+from streamlit.proto.BackMsg_pb2 import BackMsg
 from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -27,6 +28,9 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic"
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 START_TIMEOUT_S = 90.0
 RUN_TIMEOUT_MS = 180_000
+# A fresh browser context has no cached scripts: the widgets' code loads after the first run and the sidebar shows
+# placeholders meanwhile (seen for more than 5 s on a busy machine).
+FIRST_PAINT_MS = 60_000
 
 # Streamlit deletes a run's superseded media files when the run ends; a browser still fetching a live frame
 # that was already replaced then logs one of these errors for it. Harmless as long as every picture still shown
@@ -43,7 +47,10 @@ EXCEPTION = '[data-testid="stException"]'
 # crops of the "Photos that excite this filter" section
 IMAGES = ('[role="tabpanel"]:not([hidden]) [data-testid="stImage"]:not([data-testid="stExpander"] *)'
           ':not(.st-key-photo_examples *) img')
+SECTION = '[role="tabpanel"]:not([hidden]) .st-key-photo_examples'  # "Photos that excite this filter"
 ALERTS = '[data-testid="stAlert"]'
+WHOLE_RUN_ENDS = (ForwardMsg.ScriptFinishedStatus.FINISHED_SUCCESSFULLY,
+                  ForwardMsg.ScriptFinishedStatus.FINISHED_WITH_COMPILE_ERROR)
 CHARTS = '[data-testid="stVegaLiteChart"], [data-testid="stArrowVegaLiteChart"], [data-testid="stPlotlyChart"]'
 
 
@@ -123,15 +130,24 @@ def start_server(cache_dir: Path, log_path: Path, app: Path = ROOT / "app.py") -
                        f"(exit code {process.returncode}); log tail:\n{server.log_tail()}")
 
 
-def is_run_end(payload: bytes) -> bool:
-    """True if a websocket frame from Streamlit says a script run has ended (not cut short by a rerun)."""
-    message = ForwardMsg()
+def run_event(payload: str | bytes, sent: bool) -> str | None:
+    """What a websocket frame says about the page's whole-script runs (fragment runs are left out): "request"
+    (the browser asks for a run), "start", "end" (a run finished, not cut short by a rerun), or None."""
+    if not isinstance(payload, bytes):
+        return None
+    message = BackMsg() if sent else ForwardMsg()
     try:
         message.ParseFromString(payload)
     except DecodeError:
-        return False
-    return (message.WhichOneof("type") == "script_finished"
-            and message.script_finished != ForwardMsg.ScriptFinishedStatus.FINISHED_EARLY_FOR_RERUN)
+        return None
+    kind = message.WhichOneof("type")
+    if sent:
+        return "request" if kind == "rerun_script" and not message.rerun_script.fragment_id else None
+    if kind == "new_session" and not message.metadata.run.fragment_ids:
+        return "start"
+    if kind == "script_finished" and message.script_finished in WHOLE_RUN_ENDS:
+        return "end"
+    return None
 
 
 def launch_browser(playwright: Playwright) -> Browser:
@@ -149,11 +165,11 @@ class DashboardTab:
         self.page = page
         self.url = url
         self.errors: list[str] = []
-        self.finished_runs = 0
+        self.run_events: list[str] = []  # "request", "start" and "end" of whole-script runs, in order
         page.add_init_script(PAGE_PROBE)
         page.on("console", self._on_console)
         page.on("pageerror", self._on_page_error)
-        page.on("websocket", lambda socket: socket.on("framereceived", self._on_frame))
+        page.on("websocket", self._on_websocket)
 
     def _on_console(self, message: ConsoleMessage) -> None:
         if message.type != "error":
@@ -165,23 +181,38 @@ class DashboardTab:
     def _on_page_error(self, error: Error) -> None:
         self.errors.append(f"pageerror: {error}")
 
-    def _on_frame(self, payload: str | bytes) -> None:
-        if isinstance(payload, bytes) and is_run_end(payload):
-            self.finished_runs += 1
+    def _on_websocket(self, socket: WebSocket) -> None:
+        for sent, event in ((True, "framesent"), (False, "framereceived")):
+            socket.on(event, lambda payload, sent=sent: self._on_frame(payload, sent))
+
+    def _on_frame(self, payload: str | bytes, sent: bool) -> None:
+        event = run_event(payload, sent)
+        if event:
+            self.run_events.append(event)
+
+    def ran_since(self, mark: int) -> bool:
+        """True if, since run_events[mark], the browser asked for a run, a run started after that and the page
+        is idle now (the last run that started has finished): the end of a run that was under way before the
+        interaction never passes for the end of the run the interaction asked for."""
+        events = self.run_events[mark:]
+        if "request" not in events:
+            return False
+        runs = [event for event in events[events.index("request"):] if event != "request"]
+        return "start" in runs and runs[-1] == "end"
 
     def open(self, query: str = "") -> None:
         """Open the dashboard (with an optional query string); return when its first run has finished."""
         with self.rerun():
             self.page.goto(f"{self.url}/{query}")
-        expect(self.button("Generate")).to_be_visible()
+        expect(self.button("Generate")).to_be_visible(timeout=FIRST_PAINT_MS)
 
     @contextmanager
     def rerun(self) -> Iterator[None]:
         """Wrap an interaction that makes Streamlit run the script; return once that run has finished."""
-        before = self.finished_runs
+        mark = len(self.run_events)
         yield
         deadline = time.monotonic() + RUN_TIMEOUT_MS / 1000
-        while self.finished_runs <= before:
+        while not self.ran_since(mark):
             if time.monotonic() > deadline:
                 raise TimeoutError(f"no script run finished within {RUN_TIMEOUT_MS / 1000:.0f} s")
             self.page.wait_for_timeout(20)  # lets Playwright deliver the websocket frames

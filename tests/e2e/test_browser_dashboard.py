@@ -5,7 +5,7 @@ import re
 from collections.abc import Callable
 
 import pytest
-from harness import ALERTS, CHARTS, ROOT, DashboardServer, DashboardTab
+from harness import ALERTS, CHARTS, ROOT, RUN_TIMEOUT_MS, SECTION, DashboardServer, DashboardTab
 from PIL import Image
 from playwright.sync_api import expect
 
@@ -16,6 +16,7 @@ ANIMATION_SCREENSHOT = ROOT / "docs" / "screenshots" / "animation.png"
 MAX_SERVER_RSS_MIB = 4096
 SESSIONS = 8
 QUALITY_WAIT_S = 180
+CLICK_TAKEN_MS = 3000  # a click shows it was taken (Stop, progress) within this (0.1-2 s measured at load 3-11)
 
 
 def layer_option(name: str) -> re.Pattern:
@@ -102,7 +103,7 @@ def test_out_of_range_filter_is_flagged_and_the_last_valid_one_is_rendered(tab: 
 
 
 def test_stop_and_a_change_mid_run_leave_the_page_usable(tab: DashboardTab) -> None:
-    tab.open("?layer=block3_conv1&filter=1&method=robust&steps=400&size=64")
+    tab.open("?layer=block3_conv1&filter=1&method=robust&steps=1000&size=128")  # long enough to stop anywhere
     tab.record_frames()
     tab.button("Generate").click()
     tab.wait_for_frames(1)
@@ -115,8 +116,27 @@ def test_stop_and_a_change_mid_run_leave_the_page_usable(tab: DashboardTab) -> N
     tab.type_number("Filter", "2")
     expect(tab.page.locator(ALERTS).filter(has_text="setting was changed")).to_be_visible()
 
+    iterations = tab.page.get_by_role("slider", name="Iterations")
+    with tab.rerun():  # the page still works: a quick render to the end
+        iterations.focus()
+        iterations.press("Home")
     generate(tab)
-    expect(tab.page.get_by_text("block3_conv1 filter 2 · Robust · 400 iterations")).to_be_visible()
+    expect(tab.page.get_by_text("block3_conv1 filter 2 · Robust · 1 iterations")).to_be_visible()
+    tab.assert_clean()
+
+
+def test_generate_right_after_a_layer_change_is_taken_at_once(tab: DashboardTab) -> None:
+    tab.open("?layer=block1_conv1&filter=4&method=robust&steps=60&size=64")
+    tab.page.get_by_label("Layer", exact=True).click()
+    tab.page.get_by_role("option", name=layer_option("block5_conv2")).click()  # its photos were never searched
+    tab.button("Generate").click()  # at once: the page is still running for the new layer
+
+    taken = tab.button("Stop").or_(tab.page.get_by_test_id("stProgress")).first
+    expect(taken).to_be_visible(timeout=CLICK_TAKEN_MS)
+    tab.wait_for_result()
+    expect(tab.page.get_by_text("block5_conv2 filter 4 · Robust · 60 iterations")).to_be_visible()
+    crops = tab.page.locator(f"{SECTION} [data-testid='stImageCaption']").filter(has_text=" · response ")
+    expect(crops.first).to_be_visible(timeout=RUN_TIMEOUT_MS)  # shown by itself when the search is done
     tab.assert_clean()
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from harness import ALERTS, ROOT, DashboardTab
+from harness import ALERTS, ROOT, SECTION, DashboardTab
 from PIL import Image
 from playwright.sync_api import expect
 
@@ -16,7 +16,6 @@ from vizcore.models import LoadedModel
 pytestmark = pytest.mark.browser
 
 SCREENSHOT = ROOT / "docs" / "screenshots" / "examples.png"
-SECTION = '[role="tabpanel"]:not([hidden]) .st-key-photo_examples'
 LAYER, FILTER = "block1_conv1", 20
 SEARCH_TIMEOUT_MS = 120_000  # a new photo set: the layer's maps are computed again
 
