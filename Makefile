@@ -1,8 +1,9 @@
-# One command each: `make dashboard` (set up and start the dashboard), `make test` (set up and run all tests).
+# One command each: `make dashboard` (set up and start the dashboard), `make test` (set up and run all tests),
+# `make screenshots` (the browser tests again, writing docs/screenshot.png and docs/screenshots/*.png).
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: setup dashboard test browser-deps benchmark
+.PHONY: setup dashboard test screenshots browser-deps benchmark
 
 $(VENV)/.installed: requirements.txt requirements-test.txt pyproject.toml
 	python3 -m venv $(VENV)
@@ -20,6 +21,9 @@ browser-deps:
 
 test: setup browser-deps
 	$(PY) -m pytest -q
+
+screenshots: setup browser-deps
+	$(PY) -m pytest -q tests/e2e --screenshots
 
 benchmark: setup
 	$(PY) benchmarks/speed.py

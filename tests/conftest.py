@@ -11,6 +11,21 @@ import vizcore
 from vizcore.models import LoadedModel
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--screenshots", action="store_true",
+                     help="also write the README's and docs/screenshots/ pictures (make screenshots)")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Tests that only make pictures for the docs run with --screenshots alone, so `make test` changes no file."""
+    if config.getoption("--screenshots"):
+        return
+    skip = pytest.mark.skip(reason="makes docs pictures: run `make screenshots`")
+    for item in items:
+        if "screenshots" in item.keywords:
+            item.add_marker(skip)
+
+
 @pytest.fixture
 def tiny() -> LoadedModel:
     return tiny_model()

@@ -2,9 +2,10 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
-from harness import DashboardServer, DashboardTab, launch_browser, start_server
+from harness import DashboardServer, DashboardTab, Screenshot, launch_browser, start_server
 from playwright.sync_api import Browser, sync_playwright
 
 VIEWPORT = {"width": 1280, "height": 900}
@@ -47,6 +48,17 @@ def new_tab(browser: Browser, dashboard: DashboardServer) -> Iterator[Callable[[
 def tab(new_tab: Callable[[], DashboardTab]) -> DashboardTab:
     """One dashboard tab in a fresh browser context."""
     return new_tab()
+
+
+@pytest.fixture
+def screenshot(request: pytest.FixtureRequest) -> Screenshot:
+    """Save a full-page picture of the tab for the docs, with --screenshots only (`make test` writes no file)."""
+    def save(tab: DashboardTab, path: Path) -> None:
+        if request.config.getoption("--screenshots"):
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tab.page.screenshot(path=path, full_page=True)
+
+    return save
 
 
 @pytest.hookimpl(hookwrapper=True)

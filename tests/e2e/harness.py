@@ -9,7 +9,7 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
@@ -323,3 +323,6 @@ PAGE_PROBE = """
                                                    attributeFilter: ['src']});
 })();
 """.replace("SELECTOR", json.dumps(IMAGES))
+
+
+Screenshot = Callable[[DashboardTab, Path], None]  # the screenshot fixture: save(tab, path) for the docs

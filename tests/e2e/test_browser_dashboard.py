@@ -5,7 +5,7 @@ import re
 from collections.abc import Callable
 
 import pytest
-from harness import ALERTS, CHARTS, ROOT, RUN_TIMEOUT_MS, SECTION, DashboardServer, DashboardTab
+from harness import ALERTS, CHARTS, ROOT, RUN_TIMEOUT_MS, SECTION, DashboardServer, DashboardTab, Screenshot
 from PIL import Image
 from playwright.sync_api import expect
 
@@ -33,7 +33,7 @@ def generate(tab: DashboardTab) -> None:
     tab.wait_for_result()
 
 
-def test_generate_shows_live_frames_then_the_result(tab: DashboardTab) -> None:
+def test_generate_shows_live_frames_then_the_result(tab: DashboardTab, screenshot: Screenshot) -> None:
     tab.open("?method=robust&steps=200&lr=0.05")
     tab.choose("Layer", layer_option("block2_conv1"))
     tab.type_number("Filter", "5")
@@ -59,8 +59,7 @@ def test_generate_shows_live_frames_then_the_result(tab: DashboardTab) -> None:
     tab.assert_clean()
     tab.page.mouse.move(1000, 10)  # no tooltip
     expect(tab.page.get_by_role("tooltip")).to_have_count(0)
-    ANIMATION_SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
-    tab.page.screenshot(path=ANIMATION_SCREENSHOT, full_page=True)
+    screenshot(tab, ANIMATION_SCREENSHOT)
 
 
 def test_compare_learning_rates_shows_two_pictures_and_one_chart(tab: DashboardTab) -> None:
@@ -156,7 +155,7 @@ def test_cached_revisit_shows_the_stored_picture_at_once(tab: DashboardTab) -> N
 def test_eight_sessions_generate_at_once(new_tab: Callable[[], DashboardTab], dashboard: DashboardServer) -> None:
     tabs = [new_tab() for _ in range(SESSIONS)]
     for index, tab in enumerate(tabs):
-        tab.open(f"?layer=block1_conv1&filter={10 + index}&method=robust&steps=40&lr=0.05&size=64")
+        tab.open(f"?layer=block1_conv1&filter={10 + index}&method=robust&steps=20&lr=0.05&size=64")
     rss_before = dashboard.rss_mib()
     for tab in tabs:
         tab.record_frames()
@@ -172,7 +171,18 @@ def test_eight_sessions_generate_at_once(new_tab: Callable[[], DashboardTab], da
         tab.assert_clean()
 
 
-def test_readme_screenshot(tab: DashboardTab) -> None:
+def test_the_quality_number_comes_with_a_finished_picture(tab: DashboardTab) -> None:
+    tab.open("?layer=block1_conv2&filter=8&method=robust&steps=30&lr=0.05&size=64")
+    generate(tab)
+    wait_for_quality_number(tab)
+
+    tab.assert_clean()
+    tab.page.mouse.move(1000, 10)  # no tooltip over the picture
+    expect(tab.page.get_by_role("tooltip")).to_have_count(0)
+
+
+@pytest.mark.screenshots
+def test_readme_screenshot(tab: DashboardTab, screenshot: Screenshot) -> None:
     tab.open("?layer=block4_conv1&filter=8&method=robust&steps=256&lr=0.05&size=128")
     generate(tab)
     wait_for_quality_number(tab)
@@ -180,8 +190,7 @@ def test_readme_screenshot(tab: DashboardTab) -> None:
     tab.assert_clean()
     tab.page.mouse.move(1000, 10)  # no tooltip over the picture
     expect(tab.page.get_by_role("tooltip")).to_have_count(0)
-    SCREENSHOT.parent.mkdir(exist_ok=True)
-    tab.page.screenshot(path=SCREENSHOT, full_page=True)
+    screenshot(tab, SCREENSHOT)
 
 
 def wait_for_quality_number(tab: DashboardTab) -> None:

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from dream_page import choose_radio, dream, open_dream_tab, upload_photo
-from harness import ALERTS, ROOT, DashboardTab
+from harness import ALERTS, ROOT, DashboardTab, Screenshot
 from PIL import Image
 from playwright.sync_api import expect
 
@@ -66,15 +66,23 @@ def test_stop_keeps_the_picture_as_far_as_it_got(tab: DashboardTab) -> None:
     tab.assert_clean()
 
 
-def test_screenshot_of_a_dream_on_the_cat(tab: DashboardTab) -> None:
+def dream_on_the_cat(tab: DashboardTab, layer: str, side: str) -> None:
+    """Dream on the sample photo to the end: the original beside the dream, nothing wrong on the page."""
     tab.page.set_viewport_size(SCREENSHOT_VIEWPORT)  # the page scrolls inside Streamlit: show it all
-    open_dream_tab(tab, "block4_conv2")
-    tab.choose("Photo size", "256 px")
+    open_dream_tab(tab, layer)
+    tab.choose("Photo size", side)
     dream(tab)
     expect(tab.images()).to_have_count(2)
-
     tab.assert_clean()
     tab.page.mouse.move(1000, 10)  # no tooltip over the pictures
     expect(tab.page.get_by_role("tooltip")).to_have_count(0)
-    SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
-    tab.page.screenshot(path=SCREENSHOT, full_page=True)
+
+
+def test_a_sample_photo_dreams_to_the_end(tab: DashboardTab) -> None:
+    dream_on_the_cat(tab, "block1_conv2", "192 px")
+
+
+@pytest.mark.screenshots
+def test_screenshot_of_a_dream_on_the_cat(tab: DashboardTab, screenshot: Screenshot) -> None:
+    dream_on_the_cat(tab, "block4_conv2", "256 px")
+    screenshot(tab, SCREENSHOT)

@@ -1,5 +1,5 @@
 """The "Photos that excite this filter" section in a real Chromium: crops with their response after Generate,
-the visitor's own photos (a real PNG made here, and a text file posing as one), heat maps, screenshot."""
+the visitor's own photos (a real PNG made here, and a text file posing as one), heat maps."""
 from __future__ import annotations
 
 import re
@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from harness import ALERTS, ROOT, SECTION, DashboardTab
+from harness import ALERTS, ROOT, SECTION, DashboardTab, Screenshot
 from PIL import Image
 from playwright.sync_api import expect
 
@@ -28,7 +28,8 @@ def strongest_photo(model: LoadedModel, path: Path) -> None:
     Image.fromarray(pixels).save(path)
 
 
-def test_crops_after_generate_and_own_photos(tab: DashboardTab, vgg16: LoadedModel, tmp_path: Path) -> None:
+def test_crops_after_generate_and_own_photos(tab: DashboardTab, vgg16: LoadedModel, tmp_path: Path,
+                                             screenshot: Screenshot) -> None:
     tab.open(f"?layer={LAYER}&filter={FILTER}&method=robust&steps=30&lr=0.05&size=64")
     tab.record_frames()
     tab.button("Generate").click()
@@ -58,5 +59,4 @@ def test_crops_after_generate_and_own_photos(tab: DashboardTab, vgg16: LoadedMod
     tab.assert_clean()
     tab.page.set_viewport_size({"width": 1280, "height": 2000})  # the page scrolls inside, so make room for it all
     tab.page.mouse.move(1270, 1990)  # no tooltip or heading link under the pointer
-    SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
-    tab.page.screenshot(path=SCREENSHOT, full_page=True)
+    screenshot(tab, SCREENSHOT)

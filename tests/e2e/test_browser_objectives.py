@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 import pytest
-from harness import ROOT, DashboardTab
+from harness import ROOT, DashboardTab, Screenshot
 from playwright.sync_api import expect
 
 pytestmark = pytest.mark.browser
@@ -22,17 +22,16 @@ def generate(tab: DashboardTab) -> None:
     tab.wait_for_result()
 
 
-def screenshot(tab: DashboardTab, name: str) -> None:
-    """A full-page screenshot, the sidebar scrolled to its top and no tooltip over the pictures."""
+def docs_picture(tab: DashboardTab, screenshot: Screenshot, name: str) -> None:
+    """A full-page picture for the docs, the sidebar scrolled to its top and no tooltip over the pictures."""
     tab.page.set_viewport_size({"width": 1280, "height": 1400})  # the main area scrolls inside the page
     tab.page.get_by_label("Layer", exact=True).scroll_into_view_if_needed()
     tab.page.mouse.move(1000, 10)
     expect(tab.page.get_by_role("tooltip")).to_have_count(0)
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    tab.page.screenshot(path=SCREENSHOTS / name, full_page=True)
+    screenshot(tab, SCREENSHOTS / name)
 
 
-def test_centre_neuron_then_a_blend_of_two_filters(tab: DashboardTab) -> None:
+def test_centre_neuron_then_a_blend_of_two_filters(tab: DashboardTab, screenshot: Screenshot) -> None:
     tab.open("?layer=block3_conv1&filter=12&method=robust&steps=80&size=96")
     tab.choose("Objective", "Centre neuron")
     generate(tab)
@@ -49,10 +48,10 @@ def test_centre_neuron_then_a_blend_of_two_filters(tab: DashboardTab) -> None:
     assert re.search(r"blend=40\b.*mix=50\b", tab.page.url), tab.page.url
     assert "objective=" not in tab.page.url
     tab.assert_clean()
-    screenshot(tab, "objectives.png")
+    docs_picture(tab, screenshot, "objectives.png")
 
 
-def test_diversity_shows_three_different_pictures(tab: DashboardTab) -> None:
+def test_diversity_shows_three_different_pictures(tab: DashboardTab, screenshot: Screenshot) -> None:
     tab.open("?layer=block3_conv1&filter=7&method=robust&steps=80&size=96")
     with tab.rerun():
         tab.page.get_by_role("tab", name="Diversity").click()
@@ -72,4 +71,4 @@ def test_diversity_shows_three_different_pictures(tab: DashboardTab) -> None:
     pictures = [tab.images().nth(i).screenshot() for i in range(3)]
     assert len(set(pictures)) == 3, "the three copies must be different pictures"
     tab.assert_clean()
-    screenshot(tab, "diversity.png")
+    docs_picture(tab, screenshot, "diversity.png")

@@ -6,7 +6,7 @@ import re
 from pathlib import Path
 
 import pytest
-from harness import ALERTS, ROOT, DashboardTab
+from harness import ALERTS, ROOT, DashboardTab, Screenshot
 from model_files import pickle_renamed, save_tiny
 from playwright.sync_api import expect
 
@@ -41,7 +41,8 @@ def layer_options(tab: DashboardTab) -> list[str]:
     return options
 
 
-def test_an_uploaded_model_lists_its_conv_layers_and_renders(tab: DashboardTab, tmp_path: Path) -> None:
+def test_an_uploaded_model_lists_its_conv_layers_and_renders(tab: DashboardTab, tmp_path: Path,
+                                                             screenshot: Screenshot) -> None:
     tiny = save_tiny(tmp_path / "tiny.keras")
     tab.open("?layer=block1_conv1&filter=2&method=robust&steps=40&size=64")
     upload(tab, tiny)
@@ -58,7 +59,8 @@ def test_an_uploaded_model_lists_its_conv_layers_and_renders(tab: DashboardTab, 
     expect(tab.images()).to_have_count(1)
     tab.assert_clean()
 
-    save_screenshot(tab)
+    show_own_model_panel(tab)
+    screenshot(tab, SCREENSHOT)
 
     with tab.rerun():
         tab.button("Back to VGG16").click()
@@ -76,7 +78,7 @@ def test_a_pickle_renamed_keras_gets_a_plain_message(tab: DashboardTab, tmp_path
     tab.assert_clean()
 
 
-def save_screenshot(tab: DashboardTab) -> None:
+def show_own_model_panel(tab: DashboardTab) -> None:
     """The page tall enough for the whole sidebar, with the "Use your own model" panel open."""
     tab.page.set_viewport_size({"width": 1280, "height": 1500})
     if not tab.page.locator(FILE_INPUT).is_visible():
@@ -85,5 +87,3 @@ def save_screenshot(tab: DashboardTab) -> None:
     tab.page.wait_for_timeout(1000)  # the expander's opening animation
     tab.page.mouse.move(1000, 10)  # no tooltip
     expect(tab.page.get_by_role("tooltip")).to_have_count(0)
-    SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
-    tab.page.screenshot(path=SCREENSHOT, full_page=True)
