@@ -171,25 +171,24 @@ def test_eight_sessions_generate_at_once(new_tab: Callable[[], DashboardTab], da
         tab.assert_clean()
 
 
-def test_the_quality_number_comes_with_a_finished_picture(tab: DashboardTab) -> None:
-    tab.open("?layer=block1_conv2&filter=8&method=robust&steps=30&lr=0.05&size=64")
+def finished_with_quality_number(tab: DashboardTab, query: str) -> None:
+    """Generate the view of this link, wait for its "x strongest natural photo" number; the page is clean and
+    no tooltip covers the picture."""
+    tab.open(query)
     generate(tab)
     wait_for_quality_number(tab)
-
     tab.assert_clean()
-    tab.page.mouse.move(1000, 10)  # no tooltip over the picture
+    tab.page.mouse.move(1000, 10)
     expect(tab.page.get_by_role("tooltip")).to_have_count(0)
+
+
+def test_the_quality_number_comes_with_a_finished_picture(tab: DashboardTab) -> None:
+    finished_with_quality_number(tab, "?layer=block1_conv2&filter=8&method=robust&steps=30&lr=0.05&size=64")
 
 
 @pytest.mark.screenshots
 def test_readme_screenshot(tab: DashboardTab, screenshot: Screenshot) -> None:
-    tab.open("?layer=block4_conv1&filter=8&method=robust&steps=256&lr=0.05&size=128")
-    generate(tab)
-    wait_for_quality_number(tab)
-
-    tab.assert_clean()
-    tab.page.mouse.move(1000, 10)  # no tooltip over the picture
-    expect(tab.page.get_by_role("tooltip")).to_have_count(0)
+    finished_with_quality_number(tab, "?layer=block4_conv1&filter=8&method=robust&steps=256&lr=0.05&size=128")
     screenshot(tab, SCREENSHOT)
 
 
