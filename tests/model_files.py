@@ -1,8 +1,10 @@
 """Model files made by the tests themselves: a tiny valid .keras model and hostile or broken variants."""
 from __future__ import annotations
 
+import functools
 import json
 import pickle
+import tempfile
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
@@ -22,9 +24,19 @@ def tiny_keras_model(input_size: int | None = None) -> keras.Model:
     return keras.Model(inputs, x, name="tiny_net")
 
 
+@functools.cache
+def tiny_file_bytes(input_size: int | None = None) -> bytes:
+    """The tiny model saved once per test process: every copy has the same bytes, so the dashboard and
+    ``uploads.inspect_file`` remember its verdict instead of starting a child process for each copy."""
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "tiny.keras"
+        tiny_keras_model(input_size).save(path)
+        return path.read_bytes()
+
+
 def save_tiny(path: Path, input_size: int | None = None) -> Path:
-    """Save the tiny model as a Keras 3 file; return its path."""
-    tiny_keras_model(input_size).save(path)
+    """Write the tiny model as a Keras 3 file; return its path."""
+    path.write_bytes(tiny_file_bytes(input_size))
     return path
 
 

@@ -45,11 +45,13 @@ def start(**query: str) -> AppTest:
 
 
 def small(at: AppTest, layer: str = "block1_conv1", index: int = 3, steps: int = 4) -> AppTest:
-    """Choose a quick render: a shallow layer, a few iterations, 64 px."""
+    """Choose a quick render: a shallow layer, a few iterations, 64 px (the layer first: it sets the filter range)."""
     at.selectbox(key="layer").set_value(layer).run()
-    at.number_input(key="filter").set_value(index).run()
-    at.slider(key="steps").set_value(steps).run()
+    at.number_input(key="filter").set_value(index)
+    at.slider(key="steps").set_value(steps)
     at.selectbox(key="size").set_value(64).run()
+    assert (at.selectbox(key="layer").value, at.number_input(key="filter").value) == (layer, index)
+    assert (at.slider(key="steps").value, at.selectbox(key="size").value) == (steps, 64)
     assert not at.exception
     return at
 

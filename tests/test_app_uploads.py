@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from model_files import pickle_renamed, save_tiny
 from streamlit.testing.v1 import AppTest
-from test_app import button, offline_model, start  # noqa: F401  (offline_model: the same offline setup)
+from test_app import button, offline_model, small, start  # noqa: F401  (offline_model: the same offline setup)
 
 from vizcore import uploads
 from vizcore.model_file import file_sha256
@@ -40,10 +40,7 @@ def test_an_uploaded_model_is_used_by_every_tab_until_back_to_vgg16(folder):
     assert any("2 conv layers" in message.value for message in at.sidebar.success)
     assert at.selectbox(key="model_preprocessing").help and at.file_uploader(key="model_upload").help
 
-    at.selectbox(key="layer").set_value("conv_b").run()
-    at.number_input(key="filter").set_value(5).run()
-    at.slider(key="steps").set_value(4).run()
-    at.selectbox(key="size").set_value(64).run()
+    small(at, "conv_b", 5, 4)
     button(at, "Generate").click().run()
     single = at.session_state["single"]
     assert single.status == "done" and single.result.images.shape == (1, 64, 64, 3)

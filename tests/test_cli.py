@@ -1,5 +1,6 @@
-"""The command line: real subprocess runs of `python -m vizcore` on the offline VGG16, and `main([...])`
-in-process for bad input (exit code 2, one plain `error:` line, no traceback, no file written)."""
+"""The command line: real subprocess runs of `python -m vizcore` on the offline VGG16 (a render, bad input,
+Ctrl-C), other commands with `main([...])` in-process (the model stays loaded), and bad input (exit code 2,
+one plain `error:` line, no traceback, no file written)."""
 import io
 import json
 import os
@@ -33,6 +34,13 @@ def run_cli(*args: str, cache: Path) -> subprocess.CompletedProcess:
     env = {**os.environ, "VIZCORE_CACHE": str(cache)}
     return subprocess.run([sys.executable, "-m", "vizcore", *args], env=env, capture_output=True, text=True,
                           timeout=600)
+
+
+def run_main(capsys: pytest.CaptureFixture, *args: str) -> subprocess.CompletedProcess:
+    """`vizcore ARGS` in this process (the model stays loaded between tests): exit code, stdout and stderr."""
+    code = cli.main(list(args))
+    captured = capsys.readouterr()
+    return subprocess.CompletedProcess(["vizcore", *args], code, captured.out, captured.err)
 
 
 def error_line(stderr: str) -> str:
@@ -204,8 +212,8 @@ def test_random_filter_is_in_range_and_reported(cache_folder, out, capsys):
 
 
 @pytest.mark.slow
-def test_layers_lists_13_conv_layers_with_4224_filters(cache_folder):
-    done = run_cli("layers", "--model", "hed-vgg16", cache=cache_folder)
+def test_layers_lists_13_conv_layers_with_4224_filters(cache_folder, capsys):
+    done = run_main(capsys, "layers", "--model", "hed-vgg16")
     assert done.returncode == 0, done.stderr
     rows = [line.split() for line in done.stdout.splitlines() if line.startswith("block")]
     assert [row[0] for row in rows][:3] == ["block1_conv1", "block1_conv2", "block2_conv1"]
@@ -258,10 +266,10 @@ def test_bad_gif_paths_are_refused_before_rendering(tmp_path, capsys, name, word
 
 
 @pytest.mark.slow
-def test_grid_of_four_filters_writes_a_labelled_png(cache_folder, tmp_path):
+def test_grid_of_four_filters_writes_a_labelled_png(cache_folder, tmp_path, capsys):
     out = tmp_path / "grid.png"
-    done = run_cli("grid", "--layer", "block1_conv1", "--filters", "0-2,5", *FAST, "--batch", "3",
-                   "--columns", "2", "--out", str(out), cache=cache_folder)
+    done = run_main(capsys, "grid", "--layer", "block1_conv1", "--filters", "0-2,5", *FAST, "--batch", "3",
+                    "--columns", "2", "--out", str(out))
     assert done.returncode == 0, done.stderr
     margin, label = cli.GRID_MARGIN, cli.GRID_LABEL_HEIGHT
     assert Image.open(out).size == (margin + 2 * (64 + margin), margin + 2 * (64 + label + margin))

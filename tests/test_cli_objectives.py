@@ -1,12 +1,13 @@
 """The command line's objectives on the offline VGG16: --objective neuron, --blend/--mix and `vizcore diversity`
-(real subprocess runs), and their bad input in-process (exit code 2, one plain `error:` line, no file)."""
+with `main([...])` in this process (the real commands without another TensorFlow start), and their bad input
+(exit code 2, one plain `error:` line, no file)."""
 import json
 from pathlib import Path
 
 import pytest
 import test_cli
 from PIL import Image
-from test_cli import FAST, assert_bad_input, run_cli
+from test_cli import FAST, assert_bad_input, run_main
 
 from vizcore import cli
 from vizcore.validate import DEFAULT_DIVERSITY
@@ -46,10 +47,10 @@ def test_unknown_objective_is_an_argparse_usage_error(tmp_path, capsys):
     assert "invalid choice: 'fun'" in capsys.readouterr().err
 
 
-def test_render_a_blend_of_two_centre_neurons(cache_folder, tmp_path):
+def test_render_a_blend_of_two_centre_neurons(cache_folder, tmp_path, capsys):
     out = tmp_path / "blend.png"
-    done = run_cli("render", "--layer", "block1_conv1", "--filter", "12", "--blend", "40", "--mix", "0.25",
-                   "--objective", "neuron", *FAST, "--out", str(out), "--json", "--no-cache", cache=cache_folder)
+    done = run_main(capsys, "render", "--layer", "block1_conv1", "--filter", "12", "--blend", "40", "--mix", "0.25",
+                    "--objective", "neuron", *FAST, "--out", str(out), "--json", "--no-cache")
     assert done.returncode == 0, done.stderr
     report = json.loads(done.stdout)
     assert (report["objective"], report["filter"], report["blend_filter"], report["mix"]) == ("neuron", 12, 40, 0.25)
@@ -57,17 +58,17 @@ def test_render_a_blend_of_two_centre_neurons(cache_folder, tmp_path):
     assert Image.open(out).size == (64, 64)
 
 
-def test_grid_takes_the_neuron_objective(cache_folder, tmp_path):
+def test_grid_takes_the_neuron_objective(cache_folder, tmp_path, capsys):
     out = tmp_path / "grid.png"
-    done = run_cli("grid", "--layer", "block1_conv1", "--filters", "0-1", "--objective", "neuron", *FAST,
-                   "--out", str(out), "--no-cache", cache=cache_folder)
+    done = run_main(capsys, "grid", "--layer", "block1_conv1", "--filters", "0-1", "--objective", "neuron", *FAST,
+                    "--out", str(out), "--no-cache")
     assert done.returncode == 0, done.stderr
     assert "block1_conv1 2 filters | robust" in done.stdout
 
 
-def test_diversity_writes_one_row_and_prints_each_activation(cache_folder, tmp_path):
+def test_diversity_writes_one_row_and_prints_each_activation(cache_folder, tmp_path, capsys):
     out = tmp_path / "row.png"
-    done = run_cli(*diversity_args(out, "--copies", "3", "--no-cache"), cache=cache_folder)
+    done = run_main(capsys, *diversity_args(out, "--copies", "3", "--no-cache"))
     assert done.returncode == 0, done.stderr
     margin, label = cli.GRID_MARGIN, cli.GRID_LABEL_HEIGHT
     assert Image.open(out).size == (margin + 3 * (64 + margin), 64 + label + 2 * margin)
