@@ -235,7 +235,7 @@ def test_render_writes_a_png_and_a_json_report(cache_folder, tmp_path):
             "quality", "loss_history", "loss_first", "loss_last", "seconds", "out", "notes"} <= report.keys()
     assert (report["layer"], report["filter"], report["method"], report["steps"], report["size"]) == \
         ("block1_conv1", 3, "robust", 10, 64)
-    assert (report["lr"], report["seed"], report["weights"], report["out"]) == (0.1, 0, "hed-vgg16", str(out))
+    assert (report["lr"], report["seed"], report["weights"], report["out"]) == (0.15, 0, "hed-vgg16", str(out))
     assert len(report["loss_history"]) == 10 and report["loss_last"] == report["loss_history"][-1]
     assert report["activation"] > 0
     assert report["quality"] is None or report["quality"] > 0

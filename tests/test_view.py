@@ -95,7 +95,7 @@ def test_learning_rate_choices_stay_in_range_and_include_the_default() -> None:
         defaults = compare_defaults(method)
         assert 2 <= len(defaults) <= 3 and method.default_lr in defaults
         assert set(defaults) <= set(choices)
-    assert lr_choices(ROBUST) == [0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5]
+    assert lr_choices(ROBUST) == [0.005, 0.01, 0.02, 0.05, 0.1, 0.15, 0.2, 0.5]
 
 
 def test_preview_pacing() -> None:

@@ -27,7 +27,7 @@ from vizcore import options
 from vizcore.atomic import cache_root
 from vizcore.errors import InputError
 
-CACHE_VERSION = 2  # bump when the maths changes so old pictures are not reused
+CACHE_VERSION = 3  # bump when the maths changes so old pictures are not reused
 MB = 1024 * 1024
 RENDERS, UPLOADS = "renders", "uploads"  # the kinds of things kept, and their folders in the cache folder
 

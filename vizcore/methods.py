@@ -138,7 +138,7 @@ ROBUST = replace(
                  "of the pattern, which then fills the picture and is refined at full size: "
                  "clean, recognisable pictures, fast."),
     transform=lambda size: transforms.random_affine(size, jitter=size / 16),
-    default_lr=0.1,
+    default_lr=0.15,
     coarse_to_fine=CoarseToFine(share=0.875),
     search=WAKE_SEARCH,
 )

@@ -12,7 +12,7 @@ from playwright.sync_api import expect
 
 pytestmark = pytest.mark.browser
 
-SETTINGS = "method=robust&steps=5&lr=0.1&size=64"  # the atlas command's defaults but steps and size
+SETTINGS = "method=robust&steps=5&lr=0.15&size=64"  # the atlas command's defaults but steps and size
 
 
 def build_atlas(server: DashboardServer) -> None:
