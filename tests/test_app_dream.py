@@ -17,15 +17,16 @@ from vizcore.dream import DEFAULT_SIDE, SAMPLE_PHOTOS, sample_photo
 CONTROLS = ("Photo", "Sample photo", "What to amplify", "Octaves", "Steps per octave", "Strength", "Photo size")
 
 
-def open_dream(at: AppTest, layer: str = "block1_conv1", index: int = 3) -> AppTest:
-    """The DeepDream tab with this sidebar layer and filter, and quick dream settings."""
-    at.selectbox(key="layer").set_value(layer).run()
-    at.number_input(key="filter").set_value(index).run()
-    at.session_state["tab"] = "DeepDream"
-    at.run()
-    at.slider(key="dream_octaves").set_value(1).run()
-    at.slider(key="dream_steps").set_value(3).run()
+def open_dream(layer: str = "block1_conv1", index: int = 3) -> AppTest:
+    """A visit on the DeepDream tab with this sidebar layer and filter, and quick dream settings."""
+    at = start(tab="DeepDream")
+    at.selectbox(key="layer").set_value(layer).run()  # the layer first: it sets the filter range
+    at.number_input(key="filter").set_value(index)
+    at.slider(key="dream_octaves").set_value(1)
+    at.slider(key="dream_steps").set_value(3)
     at.selectbox(key="dream_side").set_value(192).run()
+    assert (at.number_input(key="filter").value, at.slider(key="dream_octaves").value) == (index, 1)
+    assert (at.slider(key="dream_steps").value, at.selectbox(key="dream_side").value) == (3, 192)
     assert not at.exception
     return at
 
@@ -56,7 +57,7 @@ def test_the_tab_sits_before_about_and_every_control_has_help() -> None:
 
 
 def test_dreaming_on_a_sample_gives_a_picture_of_its_size_and_a_download() -> None:
-    at = open_dream(start())
+    at = open_dream()
     button(at, "Dream").click().run()
     assert not at.exception and not at.error
     record = at.session_state["dream"]
@@ -74,7 +75,7 @@ def test_dreaming_on_a_sample_gives_a_picture_of_its_size_and_a_download() -> No
 
 
 def test_one_filter_from_the_sidebar_can_be_amplified() -> None:
-    at = open_dream(start(), layer="block2_conv1", index=9)
+    at = open_dream(layer="block2_conv1", index=9)
     at.radio(key="dream_what").set_value("filter").run()
     button(at, "Dream").click().run()
     assert not at.exception and not at.error
@@ -84,7 +85,7 @@ def test_one_filter_from_the_sidebar_can_be_amplified() -> None:
 
 
 def test_an_uploaded_photo_is_dreamed_at_the_chosen_size() -> None:
-    at = open_dream(start())
+    at = open_dream()
     at.radio(key="dream_source").set_value("My own photo").run()
     upload = at.file_uploader(key="dream_upload")
     photo = np.random.default_rng(0).integers(0, 256, (300, 400, 3), dtype=np.uint8)
@@ -100,7 +101,7 @@ def test_an_uploaded_photo_is_dreamed_at_the_chosen_size() -> None:
     (b"", "notes.png is empty"),
 ])
 def test_a_bad_upload_gets_the_readers_message_and_no_dream_button(content: bytes, words: str) -> None:
-    at = open_dream(start())
+    at = open_dream()
     at.radio(key="dream_source").set_value("My own photo").run()
     assert button(at, "Dream").disabled  # nothing uploaded yet
     at.file_uploader(key="dream_upload").set_value(("notes.png", content, "image/png")).run()
@@ -110,7 +111,7 @@ def test_a_bad_upload_gets_the_readers_message_and_no_dream_button(content: byte
 
 
 def test_too_many_octaves_for_a_small_photo_is_a_plain_error() -> None:
-    at = open_dream(start())
+    at = open_dream()
     at.radio(key="dream_source").set_value("My own photo").run()
     strip = np.full((100, 300, 3), 128, np.uint8)
     at.file_uploader(key="dream_upload").set_value(("strip.png", png(strip), "image/png")).run()

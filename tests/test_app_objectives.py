@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 import test_app
-from test_app import button, small, start
+from test_app import SIDEBAR_ONLY, button, small, start
 
 offline_model = test_app.offline_model  # the same module fixture: offline weights, private cache
 
@@ -20,7 +20,7 @@ def captions(at) -> list[str]:
 
 
 def test_objective_and_blend_controls_have_plain_labels_and_help() -> None:
-    at = start()
+    at = start(tab=SIDEBAR_ONLY)
     assert at.selectbox(key="objective").options == ["Whole filter (channel)", "Centre neuron"]
     assert at.selectbox(key="objective").value == "channel"
     assert sidebar_widget(at, "Objective").help and sidebar_widget(at, "Blend with another filter").help
@@ -35,7 +35,7 @@ def test_objective_and_blend_controls_have_plain_labels_and_help() -> None:
 
 
 def test_a_link_restores_the_objective_and_the_blend() -> None:
-    at = start(layer="block2_conv1", filter="12", objective="neuron", blend="40", mix="25")
+    at = start(tab=SIDEBAR_ONLY, layer="block2_conv1", filter="12", objective="neuron", blend="40", mix="25")
     assert at.selectbox(key="objective").value == "neuron"
     assert at.checkbox(key="blend_on").value
     assert at.number_input(key="blend_filter").value == 40
@@ -46,14 +46,14 @@ def test_a_link_restores_the_objective_and_the_blend() -> None:
 
 
 def test_an_old_link_means_the_whole_filter_without_a_blend() -> None:
-    at = start(layer="block1_conv2", filter="5")
+    at = start(tab=SIDEBAR_ONLY, layer="block1_conv2", filter="5")
     assert at.selectbox(key="objective").value == "channel"
     assert not at.checkbox(key="blend_on").value
     assert not {"objective", "blend", "mix"} & set(at.query_params)
 
 
 def test_bad_objective_link_values_are_clamped_and_reported() -> None:
-    at = start(objective="magic", blend="999", mix="250")
+    at = start(tab=SIDEBAR_ONLY, objective="magic", blend="999", mix="250")
     assert at.selectbox(key="objective").value == "channel"
     assert at.number_input(key="blend_filter").value == 63
     assert at.slider(key="mix").value == 100
@@ -115,7 +115,7 @@ def test_diversity_renders_three_copies_with_their_responses() -> None:
 
 
 def test_diversity_controls_keep_their_values_across_tabs() -> None:
-    at = open_diversity(start())
+    at = start(tab="Diversity")
     at.slider(key="copies").set_value(6).run()
     at.slider(key="diversity_strength").set_value(2.5).run()
     at.session_state["tab"] = "About"

@@ -202,8 +202,18 @@ class DashboardTab:
 
     def open(self, query: str = "") -> None:
         """Open the dashboard (with an optional query string); return when its first run has finished."""
-        with self.rerun():
-            self.page.goto(f"{self.url}/{query}")
+        self.wait_until_open(self.start_opening(query))
+
+    def start_opening(self, query: str = "") -> int:
+        """Start loading the dashboard without waiting for it (other tabs can load meanwhile); returns the mark
+        to pass to wait_until_open."""
+        mark = len(self.run_events)
+        self.page.goto(f"{self.url}/{query}", wait_until="commit")
+        return mark
+
+    def wait_until_open(self, mark: int) -> None:
+        """Return when the first run of the page opened after ``mark`` has finished and its controls are shown."""
+        self.wait_for_run(mark)
         expect(self.button("Generate")).to_be_visible(timeout=FIRST_PAINT_MS)
 
     @contextmanager
@@ -211,6 +221,10 @@ class DashboardTab:
         """Wrap an interaction that makes Streamlit run the script; return once that run has finished."""
         mark = len(self.run_events)
         yield
+        self.wait_for_run(mark)
+
+    def wait_for_run(self, mark: int) -> None:
+        """Wait until a run asked for after run_events[mark] has finished (see ran_since)."""
         deadline = time.monotonic() + RUN_TIMEOUT_MS / 1000
         while not self.ran_since(mark):
             if time.monotonic() > deadline:

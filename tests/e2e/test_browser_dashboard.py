@@ -154,8 +154,10 @@ def test_cached_revisit_shows_the_stored_picture_at_once(tab: DashboardTab) -> N
 
 def test_eight_sessions_generate_at_once(new_tab: Callable[[], DashboardTab], dashboard: DashboardServer) -> None:
     tabs = [new_tab() for _ in range(SESSIONS)]
-    for index, tab in enumerate(tabs):
-        tab.open(f"?layer=block1_conv1&filter={10 + index}&method=robust&steps=20&lr=0.05&size=64")
+    marks = [tab.start_opening(f"?layer=block1_conv1&filter={10 + index}&method=robust&steps=20&lr=0.05&size=64")
+             for index, tab in enumerate(tabs)]  # all eight load at once
+    for tab, mark in zip(tabs, marks):
+        tab.wait_until_open(mark)
     rss_before = dashboard.rss_mib()
     for tab in tabs:
         tab.record_frames()
