@@ -51,6 +51,12 @@ def tab(new_tab: Callable[[], DashboardTab]) -> DashboardTab:
 
 
 @pytest.fixture
+def making_docs(request: pytest.FixtureRequest) -> bool:
+    """True with --screenshots: a test whose page becomes a docs picture then renders at full quality."""
+    return request.config.getoption("--screenshots")
+
+
+@pytest.fixture
 def screenshot(request: pytest.FixtureRequest) -> Screenshot:
     """Save a full-page picture of the tab for the docs, with --screenshots only (`make test` writes no file)."""
     def save(tab: DashboardTab, path: Path) -> None:

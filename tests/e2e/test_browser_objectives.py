@@ -14,6 +14,11 @@ SCREENSHOTS = ROOT / "docs" / "screenshots"
 RENDER_TIMEOUT_MS = 180_000
 
 
+def iterations(making_docs: bool) -> int:
+    """Enough for a good docs picture; a few for the test alone (the point is the page, not the picture)."""
+    return 80 if making_docs else 20
+
+
 def generate(tab: DashboardTab) -> None:
     """Click Generate and wait for the run that makes the picture to end (the last result stays on screen until
     then), then for the finished picture."""
@@ -31,11 +36,14 @@ def docs_picture(tab: DashboardTab, screenshot: Screenshot, name: str) -> None:
     screenshot(tab, SCREENSHOTS / name)
 
 
-def test_centre_neuron_then_a_blend_of_two_filters(tab: DashboardTab, screenshot: Screenshot) -> None:
-    tab.open("?layer=block3_conv1&filter=12&method=robust&steps=80&size=96")
+def test_centre_neuron_then_a_blend_of_two_filters(tab: DashboardTab, screenshot: Screenshot,
+                                                   making_docs: bool) -> None:
+    steps = iterations(making_docs)
+    tab.open(f"?layer=block3_conv1&filter=12&method=robust&steps={steps}&size=96")
     tab.choose("Objective", "Centre neuron")
     generate(tab)
-    expect(tab.page.get_by_text("block3_conv1 filter 12 · centre neuron · Robust · 80 iterations")).to_be_visible()
+    caption = f"block3_conv1 filter 12 · centre neuron · Robust · {steps} iterations"
+    expect(tab.page.get_by_text(caption)).to_be_visible()
     assert "objective=neuron" in tab.page.url, tab.page.url
     tab.assert_clean()
 
@@ -51,8 +59,9 @@ def test_centre_neuron_then_a_blend_of_two_filters(tab: DashboardTab, screenshot
     docs_picture(tab, screenshot, "objectives.png")
 
 
-def test_diversity_shows_three_different_pictures(tab: DashboardTab, screenshot: Screenshot) -> None:
-    tab.open("?layer=block3_conv1&filter=7&method=robust&steps=80&size=96")
+def test_diversity_shows_three_different_pictures(tab: DashboardTab, screenshot: Screenshot,
+                                                  making_docs: bool) -> None:
+    tab.open(f"?layer=block3_conv1&filter=7&method=robust&steps={iterations(making_docs)}&size=96")
     with tab.rerun():
         tab.page.get_by_role("tab", name="Diversity").click()
     copies = tab.page.get_by_role("slider", name="Copies")
