@@ -31,6 +31,7 @@ RUN_TIMEOUT_MS = 180_000
 # A fresh browser context has no cached scripts: the widgets' code loads after the first run and the sidebar shows
 # placeholders meanwhile (seen for more than 5 s on a busy machine).
 FIRST_PAINT_MS = 60_000
+DOWNLOAD_WAIT_MS = 20_000  # a click on a download button starts the download within this
 
 # Streamlit deletes a run's superseded media files when the run ends; a browser still fetching a live frame
 # that was already replaced then logs one of these errors for it. Harmless as long as every picture still shown
@@ -234,6 +235,24 @@ class DashboardTab:
     def button(self, name: str) -> Locator:
         """The button with exactly this text."""
         return self.page.get_by_role("button", name=name, exact=True)
+
+    def download(self, name: str) -> Path:
+        """Click the download button with this text and return the downloaded file.
+
+        A first click that starts no download within DOWNLOAD_WAIT_MS is followed by one more, as a visitor
+        would (seen about once in five full browser runs for Download GIF after the atlas test, never alone;
+        the media requests are in the failure message if the second click fails too).
+        """
+        media: list[str] = []
+        self.page.on("response", lambda r: media.append(f"{r.status} {r.url}") if "/media/" in r.url else None)
+        for _ in range(2):
+            try:
+                with self.page.expect_download(timeout=DOWNLOAD_WAIT_MS) as started:
+                    self.button(name).click()
+            except PlaywrightTimeoutError:
+                continue
+            return Path(started.value.path())
+        raise AssertionError(f"{name}: no download after two clicks; media responses: {media}")
 
     def choose(self, label: str, option: str | re.Pattern) -> None:
         """Pick an option of the selectbox with this label (nothing to do if it is already chosen)."""

@@ -45,16 +45,12 @@ def test_generate_shows_live_frames_then_the_result(tab: DashboardTab, screensho
     expect(tab.images()).to_have_count(1)
     expect(tab.page.get_by_text("block2_conv1 filter 5 · Robust · 200 iterations")).to_be_visible()
     assert re.search(r"layer=block2_conv1\b.*filter=5\b.*size=64\b", tab.page.url), tab.page.url
-    with tab.page.expect_download() as download:
-        tab.button("Download PNG").click()
-    with Image.open(download.value.path()) as picture:
+    with Image.open(tab.download("Download PNG")) as picture:
         assert (picture.format, picture.size) == ("PNG", (64, 64))
 
     tab.page.get_by_text("Animation: watch the picture form").click()
     expect(tab.page.get_by_text("From random start to final picture")).to_be_visible()
-    with tab.page.expect_download() as download:
-        tab.button("Download GIF").click()
-    with Image.open(download.value.path()) as animated:
+    with Image.open(tab.download("Download GIF")) as animated:
         assert animated.format == "GIF" and animated.n_frames >= 3
     tab.assert_clean()
     tab.page.mouse.move(1000, 10)  # no tooltip
