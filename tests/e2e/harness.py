@@ -31,6 +31,7 @@ RUN_TIMEOUT_MS = 180_000
 # A fresh browser context has no cached scripts: the widgets' code loads after the first run and the sidebar shows
 # placeholders meanwhile (seen for more than 5 s on a busy machine).
 FIRST_PAINT_MS = 60_000
+SESSION_KEPT_S = 24 * 3600  # longer than any test run (see start_server)
 DOWNLOAD_WAIT_MS = 20_000  # a click on a download button starts the download within this
 
 # Streamlit deletes a run's superseded media files when the run ends; a browser still fetching a live frame
@@ -114,7 +115,13 @@ def start_server(cache_dir: Path, log_path: Path, app: Path = ROOT / "app.py") -
     env = dict(os.environ, VIZCORE_MODEL="hed-vgg16", VIZCORE_CACHE=str(cache_dir), TF_CPP_MIN_LOG_LEVEL="2")
     command = [sys.executable, "-m", "streamlit", "run", str(app), "--server.port", str(port),
                "--server.address", "127.0.0.1", "--server.headless", "true",
-               "--browser.gatherUsageStats", "false"]
+               "--browser.gatherUsageStats", "false",
+               # A closed tab's session is kept (for a reconnect) for this long; when it expires, Streamlit
+               # deletes every picture no session refers to at that moment, including those of a session
+               # that is mid-run (its references are dropped at a run's start and added again as it draws),
+               # so a picture still loading in that session's page breaks. Earlier tests' sessions expiring
+               # during later tests made them fail at random (broken photo crops; a GIF download lost).
+               "--server.disconnectedSessionTTL", str(SESSION_KEPT_S)]
     started = time.perf_counter()
     with open(log_path, "wb") as log:
         process = subprocess.Popen(command, cwd=app.parent, env=env, stdout=log, stderr=subprocess.STDOUT)
