@@ -3,7 +3,6 @@ generator of frames so a UI can draw progress live and stop at any time."""
 from __future__ import annotations
 
 import threading
-from collections import Counter
 from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 
@@ -42,6 +41,11 @@ class Settings:
     def mix(self, index: int = 0) -> float:
         """The second filter's weight in picture ``index`` (0 without a blend)."""
         return self.mixes[index] if self.mixes else 0.0
+
+    def pictures(self, positions: Sequence[int]) -> Settings:
+        """These settings for the pictures at ``positions`` only (a position may repeat), each rendered alone."""
+        return replace(self, filters=tuple(self.filters[i] for i in positions), copies=1,
+                       mixes=tuple(self.mixes[i] for i in positions) if self.mixes else ())
 
     @property
     def whole_filter(self) -> bool:
@@ -293,18 +297,14 @@ class Engine:
         side = settings.size if self.model.input_size is not None else wake.patch_side(layer, settings.size)
         starts = wake.start_count(side, settings.size)
         searched = np.repeat(silent, starts)
-        patches = replace(settings, filters=tuple(settings.filters[i] for i in searched), size=side,
-                          learning_rates=(search.default_lr,) * len(searched), steps=search.default_steps,
-                          mixes=tuple(settings.mix(i) for i in searched) if settings.mixes else (), copies=1,
-                          objective="neuron")
+        patches = replace(settings.pictures(searched), size=side, learning_rates=(search.default_lr,) * len(searched),
+                          steps=search.default_steps, objective="neuron")
         *_, (_, compiled, params, _) = self._steps(patches, search)
         found = compiled.to_image(params)
         centre = compiled.evaluate(found, goal_for(patches, layer.filters)).numpy().reshape(len(silent), starts)
         best = found.numpy().reshape(len(silent), starts, side, side, 3)[np.arange(len(silent)), centre.argmax(1)]
         pictures = search.display(wake.repeat_patch(best, settings.size, layer.stride))
-        subset = replace(settings, filters=tuple(settings.filters[i] for i in silent), copies=1,
-                         mixes=tuple(settings.mix(i) for i in silent) if settings.mixes else ())
-        found_activation = self.activation(subset, pictures)
+        found_activation = self.activation(settings.pictures(silent), pictures)
         notes = {}
         for k, i in enumerate(silent):
             if found_activation[k] > 0:
@@ -406,18 +406,14 @@ def start_params(compiled: CompiledSteps, settings: Settings) -> Params:
     """The starting parameters: one random image for the whole batch, so a picture does not depend on what
     else is rendered with it; copies of a diversity render each start from their own (seed + copy), and so
     does every patch of a wake-up search."""
-    if compiled.method.search_objective is not None:
-        seen: Counter[int] = Counter()
-        starts = []
-        for f in settings.filters:  # the k-th patch of filter f starts from noise of its own
-            starts.append(compiled.init(1, np.random.default_rng([settings.seed, f, seen[f]])))
-            seen[f] += 1
-        return tuple(np.concatenate(arrays) for arrays in zip(*starts))
-    if settings.copies > 1:
-        starts = [compiled.init(1, np.random.default_rng(settings.seed + i)) for i in range(settings.copies)]
-        return tuple(np.concatenate(arrays) for arrays in zip(*starts))
-    return tuple(np.repeat(p, len(settings.filters), axis=0)
-                 for p in compiled.init(1, np.random.default_rng(settings.seed)))
+    searching = compiled.method.search_objective is not None
+    if not searching and settings.copies == 1:
+        return tuple(np.repeat(p, len(settings.filters), axis=0)
+                     for p in compiled.init(1, np.random.default_rng(settings.seed)))
+    seeds = ([[settings.seed, f, settings.filters[:i].count(f)] for i, f in enumerate(settings.filters)]
+             if searching else [settings.seed + i for i in range(settings.copies)])  # the k-th patch of f; copy i
+    starts = [compiled.init(1, np.random.default_rng(seed)) for seed in seeds]
+    return tuple(np.concatenate(arrays) for arrays in zip(*starts))
 
 
 def full_size(images: np.ndarray, size: int) -> np.ndarray:
