@@ -1,7 +1,7 @@
 """Filter Explorer: pick a layer and a filter of VGG16, press Generate and watch the picture form.
 
 Page layout only. The maths lives in ``vizcore`` (the engine) and what the page shows without
-Streamlit (URL parsing, pacing, PNG bytes) in ``vizcore.view``.  Start with ``streamlit run app.py``.
+Streamlit (URL parsing, pacing, PNG bytes) in ``dashboard``'s pure modules.  Start with ``streamlit run app.py``.
 """
 from __future__ import annotations
 
@@ -15,10 +15,23 @@ import streamlit as st
 import vizcore
 from dashboard.animation import animation_section
 from dashboard.diversity import diversity_tab
+from dashboard.downloads import png_bytes, png_name
 from dashboard.dream import dream_tab
 from dashboard.examples import photo_examples
 from dashboard.live import Panel, live_render, settings_changed_note, show_stopped, stopped_message
 from dashboard.objectives import objective_controls, objective_state
+from dashboard.query import (
+    MAX_ITERATIONS,
+    View,
+    compare_defaults,
+    lr_choices,
+    lr_decimals,
+    lr_step,
+    picture_sizes,
+    view_from_query,
+)
+from dashboard.records import RunRecord
+from dashboard.reference import QUALITY_CAP, quality_sentence
 from dashboard.shared import (
     RUN_RECORDS,
     engine_or_stop,
@@ -35,26 +48,11 @@ from vizcore.atomic import cache_dir
 from vizcore.cache import RenderCache, clear_cache, uploads_use
 from vizcore.methods import METHODS
 from vizcore.render import Settings, picture_caption
-from vizcore.view import (
-    COMPARE_MAX,
-    MAX_ITERATIONS,
-    QUALITY_CAP,
-    RunRecord,
-    View,
-    compare_defaults,
-    lr_choices,
-    lr_decimals,
-    lr_step,
-    picture_sizes,
-    png_bytes,
-    png_name,
-    quality_sentence,
-    view_from_query,
-)
 
 TABS = ("Single filter", "Compare learning rates", "Diversity", "Layer grid", "DeepDream", "About")
 GRID_PAGE = 16
 GRID_COLUMNS = 4
+COMPARE_MAX = 6
 ATLAS_SORTS = {"Filter number": "filter", "Quality score": "quality", "Activation": "activation"}
 
 

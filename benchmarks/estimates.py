@@ -13,12 +13,16 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 import time
+from pathlib import Path
 
 from common import format_table
 
 import vizcore
-from vizcore.view import StepClock, timed
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the dashboard is not an installed package
+from dashboard.estimates import StepClock, timed  # noqa: E402
 
 # (what, layer, filters, learning rates): the Single filter tab at growing depth, a Layer grid page,
 # Compare with three learning rates, and a repeat of a measured setting.

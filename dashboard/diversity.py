@@ -6,10 +6,10 @@ import streamlit as st
 
 import vizcore
 from dashboard.live import Panel, live_render, settings_changed_note, show_stopped
+from dashboard.query import View
 from dashboard.shared import reported, ss
 from vizcore.render import RenderResult
 from vizcore.validate import DEFAULT_COPIES, DEFAULT_DIVERSITY, MAX_COPIES, MIN_COPIES
-from vizcore.view import View
 
 MAX_STRENGTH = 10.0  # the page's slider; the engine accepts more
 

@@ -10,9 +10,11 @@ import pandas as pd
 import streamlit as st
 
 import vizcore
+from dashboard.charts import loss_chart_spec, loss_columns
+from dashboard.estimates import preview_every, timed
+from dashboard.records import RunRecord
 from dashboard.shared import LOG, ss, step_clock
 from vizcore.render import Settings
-from vizcore.view import RunRecord, loss_chart_spec, loss_columns, preview_every, timed
 
 REDRAW_SECONDS = 0.3   # the live view (progress, curve) is redrawn at least this often...
 MIN_REDRAW_SECONDS = 0.1  # ...and new pictures are shown at once, but never more often than this

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 from streamlit.delta_generator import DeltaGenerator
 
+from dashboard.query import DEFAULT_MIX, OBJECTIVE_TITLES, View
 from dashboard.shared import ss
-from vizcore.view import DEFAULT_MIX, OBJECTIVE_TITLES, View
 
 
 def objective_state(view: View) -> dict[str, object]:

@@ -14,11 +14,12 @@ from concurrent.futures import ThreadPoolExecutor
 import streamlit as st
 
 import vizcore
+from dashboard.estimates import StepClock
+from dashboard.reference import NaturalReference
 from vizcore import uploads
 from vizcore.cache import RenderCache
 from vizcore.photos import MAX_PHOTO_BYTES
 from vizcore.render import Settings
-from vizcore.view import NaturalReference, StepClock
 
 LOG = logging.getLogger("filter_explorer")
 if not LOG.handlers:  # the script re-runs on every interaction; configure the logger once per process
