@@ -38,15 +38,14 @@ def test_command_line_answers_without_tensorflow(tmp_path, args, words):
     assert done.stdout.splitlines()[-1] == "imported: False False", done.stderr
 
 
-def test_import_vizcore_is_lazy_and_tensorflow_starts_quietly():
+def test_import_vizcore_is_lazy():
+    """(That TensorFlow then starts quietly is checked on a real render: test_cli's subprocess runs.)"""
     done = run_python("import sys, vizcore\n"
                       "assert 'tensorflow' not in sys.modules and 'numpy' not in sys.modules\n"
                       "assert vizcore.load_model is vizcore.models.load_model\n"
-                      "import keras\n"
-                      "print(type(sys.modules['tensorflow'].__loader__).__name__)")
+                      "print('lazy')")
     assert done.returncode == 0, done.stderr
-    assert done.stdout.strip() == "_QuietTensorFlowLoader"
-    assert "oneDNN" not in done.stderr and "cuInit" not in done.stderr, done.stderr
+    assert done.stdout.strip() == "lazy"
 
 
 def test_unknown_names_are_attribute_errors():

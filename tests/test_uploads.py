@@ -6,8 +6,10 @@ shape bomb), which costs a TensorFlow start each.
 """
 from __future__ import annotations
 
+import functools
 import os
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
 
 import keras
@@ -305,6 +307,42 @@ def test_a_crashing_or_slow_child_gives_the_plain_message(tiny_file, limits):
     with pytest.raises(InputError, match=r"could not be inspected \(it crashed or took too long\)"):
         uploads.run_inspector(tiny_file, **limits)
     assert os.getpid() and tiny_file.exists()
+
+
+def counting(inspector: Callable[[Path], uploads.ModelReport], calls: list[Path]) -> Callable:
+    """The real inspector, noting each file it is given in ``calls``."""
+    def inspect(path: Path) -> uploads.ModelReport:
+        calls.append(path)
+        return inspector(path)
+    return inspect
+
+
+def test_a_refusal_is_remembered_by_content_and_names_the_new_file(folder, monkeypatch):
+    calls: list[Path] = []
+    monkeypatch.setattr(uploads, "run_inspector", counting(uploads.run_inspector, calls))
+    first = pickle_renamed(folder / "first.keras")  # the same bytes as other tests' pickles: maybe known already
+    with pytest.raises(InputError, match="^first.keras is a pickle"):
+        uploads.inspect_file(first)
+    inspected = len(calls)
+    second = folder / "second.keras"
+    second.write_bytes(first.read_bytes())
+    with pytest.raises(InputError, match="^second.keras is a pickle"):
+        uploads.inspect_file(second)
+    with pytest.raises(InputError, match="^my upload.keras is a pickle"):
+        uploads.inspect_file(second, "my upload.keras")
+    assert len(calls) == inspected <= 1  # no child process for bytes already inspected
+
+
+def test_a_crash_or_timeout_is_not_remembered(folder, monkeypatch):
+    calls: list[Path] = []
+    monkeypatch.setattr(uploads, "run_inspector",
+                        counting(functools.partial(uploads.run_inspector, timeout_s=0.5), calls))
+    path = folder / "never-finished.keras"
+    path.write_bytes(os.urandom(64))  # bytes no other test inspects
+    for _ in range(2):  # a busy moment must not refuse the file for good
+        with pytest.raises(InputError, match="could not be inspected"):
+            uploads.inspect_file(path)
+    assert calls == [path, path]
 
 
 # ---------------------------------------------------------------- storing uploads

@@ -176,9 +176,11 @@ def child_environment() -> dict[str, str]:
     root = str(Path(__file__).resolve().parents[1])
     paths = [root, *filter(None, os.environ.get("PYTHONPATH", "").split(os.pathsep))]
     nowhere = "http://127.0.0.1:9"  # best effort: Python's web clients honour these and fail at once
+    # Without oneDNN's allocator, a weight too big for the memory limit fails at once instead of after its
+    # 10 s of retries; the child only builds the model, so oneDNN's faster maths is of no use to it.
     return dict(os.environ, PYTHONPATH=os.pathsep.join(paths), TF_CPP_MIN_LOG_LEVEL="3", CUDA_VISIBLE_DEVICES="-1",
-                KERAS_BACKEND="tensorflow", HTTP_PROXY=nowhere, HTTPS_PROXY=nowhere, http_proxy=nowhere,
-                https_proxy=nowhere, NO_PROXY="", no_proxy="")
+                TF_ENABLE_ONEDNN_OPTS="0", KERAS_BACKEND="tensorflow", HTTP_PROXY=nowhere, HTTPS_PROXY=nowhere,
+                http_proxy=nowhere, https_proxy=nowhere, NO_PROXY="", no_proxy="")
 
 
 def run_inspector(path: Path, timeout_s: float = INSPECT_TIMEOUT_S,
@@ -212,7 +214,15 @@ def run_inspector(path: Path, timeout_s: float = INSPECT_TIMEOUT_S,
         raise InputError(NOT_INSPECTED) from None
 
 
-_inspected: dict[str, ModelReport] = {}
+@dataclass(frozen=True)
+class Refusal:
+    """The child's refusal of a file: its message, which names the file the child was given."""
+
+    message: str
+    file_name: str
+
+
+_inspected: dict[str, ModelReport | Refusal] = {}  # verdicts by the file's SHA-256
 _inspected_lock = threading.Lock()
 
 
@@ -225,21 +235,27 @@ def inspect_file(path: str | os.PathLike, display_name: str | None = None) -> Mo
     return _inspect(path, file_sha256(path), display_name)
 
 
+def _child_verdict(path: Path) -> ModelReport | Refusal:
+    """The child's report or refusal; a crash or timeout raises, since it may go otherwise on a quieter machine."""
+    try:
+        return run_inspector(path)
+    except InputError as error:
+        if str(error) == NOT_INSPECTED:
+            raise
+        return Refusal(str(error), path.name)
+
+
 def _inspect(path: Path, digest: str, display_name: str | None) -> ModelReport:
     """``inspect_file`` for a checked file whose SHA-256 is known."""
     with _inspected_lock:
-        known = _inspected.get(digest)
-    if known is not None:
-        return known
-    try:
-        report = run_inspector(path)
-    except InputError as error:
-        if not display_name:
-            raise
-        raise InputError(str(error).replace(path.name, display_name)) from None
-    with _inspected_lock:
-        _inspected[digest] = report
-    return report
+        verdict = _inspected.get(digest)
+    if verdict is None:
+        verdict = _child_verdict(path)
+        with _inspected_lock:
+            _inspected[digest] = verdict
+    if isinstance(verdict, Refusal):
+        raise InputError(verdict.message.replace(verdict.file_name, display_name or path.name))
+    return verdict
 
 
 # ---------------------------------------------------------------- loading for use, and storing uploads
