@@ -13,12 +13,16 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 import time
+from pathlib import Path
 
 from common import format_table
 
 import vizcore
-from vizcore.view import StepClock, timed
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the dashboard is not an installed package
+from dashboard.estimates import StepClock, timed  # noqa: E402
 
 # (what, layer, filters, learning rates): the Single filter tab at growing depth, a Layer grid page,
 # Compare with three learning rates, and a repeat of a measured setting.
@@ -42,7 +46,7 @@ def main() -> None:
     print(f"weights: {model.weights_description}; load average {os.getloadavg()[0]:.1f}")
     engine, clock, rows = vizcore.Engine(model, cache=None), StepClock(), []
     for what, layer, filters, rates in SESSION:
-        settings = engine.settings(layer, filters, learning_rates=rates)
+        settings = engine.settings(vizcore.channels(layer, filters), learning_rates=rates)
         estimate = clock.estimate(settings, model.layers) * settings.steps
         start, durations = time.perf_counter(), []
         for frame, seconds in timed(engine.run(settings, preview_every=10)):

@@ -21,10 +21,13 @@ os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
 _ENGINE_NAMES = {"METHODS": "vizcore.methods", "get_method": "vizcore.methods", "LayerInfo": "vizcore.models",
                  "LoadedModel": "vizcore.models", "load_model": "vizcore.models", "Engine": "vizcore.render",
-                 "Frame": "vizcore.render", "RenderResult": "vizcore.render", "Settings": "vizcore.render"}
+                 "Frame": "vizcore.render", "RenderResult": "vizcore.render", "Settings": "vizcore.render",
+                 **dict.fromkeys(("Objective", "blend", "channel", "channels", "deepdream", "direction", "diversity",
+                                  "neuron", "parse"), "vizcore.objectives")}
 
-__all__ = ["METHODS", "Engine", "Frame", "InputError", "LayerInfo", "LoadedModel", "RenderResult", "Settings",
-           "VizError", "WeightsError", "get_method", "load_model"]
+__all__ = ["METHODS", "Engine", "Frame", "InputError", "LayerInfo", "LoadedModel", "Objective", "RenderResult",
+           "Settings", "VizError", "WeightsError", "blend", "channel", "channels", "deepdream", "direction",
+           "diversity", "get_method", "load_model", "neuron", "parse"]
 
 
 def __getattr__(name: str) -> object:
