@@ -616,8 +616,8 @@ def with_diversity(objective: Objective, strength: float) -> Objective:
 
 def diversity_strength(objective: Objective) -> float:
     """How strongly copies of ``objective`` are pushed apart (0 if they are not)."""
-    return -sum(term.weight for term in _terms(objective)
-                if isinstance(term, Scaled) and isinstance(term.term, Diversity))
+    return 0.0 - sum(term.weight for term in _terms(objective)
+                     if isinstance(term, Scaled) and isinstance(term.term, Diversity))
 
 
 def describe(objective: Objective, layer: str | None = None) -> str:
