@@ -4,8 +4,9 @@ from __future__ import annotations
 import streamlit as st
 
 import vizcore
+from dashboard.downloads import gif_name
+from dashboard.records import RunRecord
 from vizcore import animation
-from vizcore.view import RunRecord, gif_name
 
 MIN_FRAMES = 3  # fewer recorded pictures than this (e.g. a picture from the cache) is not an animation
 

@@ -6,22 +6,12 @@ import streamlit as st
 
 import vizcore
 from dashboard.live import Panel, live_render, settings_changed_note, show_stopped
-from dashboard.shared import reported, ss
+from dashboard.query import View
+from dashboard.shared import remembered, reported, ss
 from vizcore.render import RenderResult
 from vizcore.validate import DEFAULT_COPIES, DEFAULT_DIVERSITY, MAX_COPIES, MIN_COPIES
-from vizcore.view import View
 
 MAX_STRENGTH = 10.0  # the page's slider; the engine accepts more
-
-
-def remembered(key: str, default: object) -> dict[str, object]:
-    """Give a widget back its value (Streamlit drops it while another tab is open); returns its key arguments."""
-    ss[key] = ss.get(f"saved_{key}", default)
-    return dict(key=key, on_change=remember, args=(key,))
-
-
-def remember(key: str) -> None:
-    ss[f"saved_{key}"] = ss[key]
 
 
 def similarity_sentence(result: RenderResult) -> str:

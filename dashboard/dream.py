@@ -11,10 +11,11 @@ import numpy as np
 import streamlit as st
 
 import vizcore
+from dashboard.downloads import png_bytes
+from dashboard.query import View
 from dashboard.shared import LOG, PHOTO_UPLOAD_MB, engine_for, model_source, reported, ss
 from vizcore import dream as dreams
 from vizcore.photos import read_photo
-from vizcore.view import View, png_bytes
 
 REDRAW_SECONDS = 0.3  # the live picture is redrawn about three times a second
 SIDES = (192, 256, 384, 512, 768)

@@ -10,9 +10,11 @@ import pandas as pd
 import streamlit as st
 
 import vizcore
-from dashboard.shared import LOG, ss, step_clock
+from dashboard.charts import loss_chart_spec, loss_columns
+from dashboard.estimates import preview_every, timed
+from dashboard.records import RunRecord
+from dashboard.shared import LOG, RUN_RECORDS, ss, step_clock
 from vizcore.render import Settings
-from vizcore.view import RunRecord, loss_chart_spec, loss_columns, preview_every, timed
 
 REDRAW_SECONDS = 0.3   # the live view (progress, curve) is redrawn at least this often...
 MIN_REDRAW_SECONDS = 0.1  # ...and new pictures are shown at once, but never more often than this
@@ -50,6 +52,15 @@ class Panel:
     def clear_controls(self) -> None:
         self.stop.empty()
         self.progress.empty()
+
+
+def mark_interrupted_runs() -> None:
+    """A run still marked running at the start of a script run was cut short by a rerun (a widget change)."""
+    for key in RUN_RECORDS:
+        record = ss.get(key)
+        if isinstance(record, RunRecord):  # the DeepDream tab marks its own record
+            record.interrupted("It stopped because a setting was changed (or another tab was opened) "
+                               "while it was running.")
 
 
 def request_stop(record_key: str) -> None:

@@ -14,11 +14,13 @@ from concurrent.futures import ThreadPoolExecutor
 import streamlit as st
 
 import vizcore
+from dashboard.estimates import StepClock
+from dashboard.records import RunRecord
+from dashboard.reference import NaturalReference
 from vizcore import uploads
 from vizcore.cache import RenderCache
 from vizcore.photos import MAX_PHOTO_BYTES
 from vizcore.render import Settings
-from vizcore.view import NaturalReference, StepClock
 
 LOG = logging.getLogger("filter_explorer")
 if not LOG.handlers:  # the script re-runs on every interaction; configure the logger once per process
@@ -32,6 +34,7 @@ ss = st.session_state
 RUN_RECORDS = ("single", "compare", "grid", "diversity", "dream")  # session keys of each tab's last run
 PHOTO_UPLOAD_MB = MAX_PHOTO_BYTES // (1024 * 1024)  # photo uploaders refuse bigger files in the browser already
 UPLOAD_SOURCE = "upload"
+SINGLE_TAB = "Single filter"  # the tab that Generate and "Open filter" switch to
 
 
 # ---------------------------------------------------------------- shared resources (all visitors)
@@ -70,6 +73,13 @@ def natural_reference(source: str) -> NaturalReference:
     return NaturalReference(engine_for(source).model)
 
 
+def qualities(record: RunRecord) -> list[float | None] | None:
+    """The record's "x strongest natural photo" scores, computed once; None while they cannot be computed."""
+    if record.qualities is None and record.result is not None:
+        record.qualities = natural_reference(model_source()).scores(record.result)
+    return record.qualities
+
+
 def prepare_in_background(engine: vizcore.Engine, settings: Settings) -> None:
     """Trace the steps of these settings in a background thread while the visitor looks at the page, so that
     Generate's first live picture comes at once even for a layer not rendered before (the engine does
@@ -88,6 +98,17 @@ def background_worker() -> ThreadPoolExecutor:
     """One thread, shared by all visitors, for work the page waits for without blocking the script run (photo
     examples), so a click is taken at once; one job at a time, so it never crowds the renders."""
     return ThreadPoolExecutor(max_workers=1, thread_name_prefix="background")
+
+
+def remembered(key: str, default: object) -> dict[str, object]:
+    """Give a widget back its value (Streamlit drops it while another tab is open); returns its key arguments."""
+    ss[key] = ss.get(f"saved_{key}", default)
+    return dict(key=key, on_change=remember, args=(key,))
+
+
+def remember(key: str) -> None:
+    """Keep a copy of the widget's value under ``saved_<key>``, where Streamlit leaves it alone."""
+    ss[f"saved_{key}"] = ss[key]
 
 
 def model_source() -> str:

@@ -7,10 +7,11 @@ import numpy as np
 import pytest
 from PIL import Image, ImageSequence
 
+from dashboard.downloads import gif_name
+from dashboard.records import RunRecord
 from vizcore import Engine, animation
 from vizcore.cache import RenderCache
 from vizcore.objectives import channels
-from vizcore.view import RunRecord, gif_name
 
 
 def test_capture_steps_start_at_one_end_at_the_last_and_are_denser_early():

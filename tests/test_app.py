@@ -15,10 +15,10 @@ from PIL import Image
 from streamlit.testing.v1 import AppTest
 
 import vizcore
+from dashboard.reference import NaturalReference
 from vizcore import animation
 from vizcore.atlas import AtlasParameters, Job, local_renderer, open_atlas
 from vizcore.cache import CachedPicture, RenderCache
-from vizcore.view import NaturalReference
 
 APP = Path(__file__).resolve().parents[1] / "app.py"
 SIDEBAR_ONLY = "About"  # a tab without work of its own, for tests of the sidebar

@@ -6,6 +6,7 @@ import pytest
 import tensorflow as tf
 from tiny_models import tiny_model
 
+from dashboard.captions import result_caption
 from vizcore import Engine, InputError, LoadedModel, get_method
 from vizcore.cache import RenderCache
 from vizcore.objectives import (
@@ -152,7 +153,7 @@ def test_blend_strip_runs_as_one_batch_from_one_filter_to_the_other(tiny):
     second = engine.render(engine.settings("conv2:4", steps=15, size=32, seed=2))
     assert np.abs(result.images[0].astype(int) - first.images[0].astype(int)).max() <= 2
     assert np.abs(result.images[4].astype(int) - second.images[0].astype(int)).max() <= 2
-    assert result.caption(1).startswith("conv2 filter 1 + filter 4 (75/25) · Robust")
+    assert result_caption(result, 1).startswith("conv2 filter 1 + filter 4 (75/25) · Robust")
 
 
 def two_dead_filters_model() -> LoadedModel:
@@ -221,7 +222,7 @@ def test_copies_start_from_their_own_images_and_copy_one_is_the_plain_picture(ti
     plain = engine.render(engine.settings("conv2:2", steps=15, size=32, seed=6))
     assert np.abs(copies.images[0].astype(int) - plain.images[0].astype(int)).max() <= 2
     assert np.abs(copies.images[1].astype(int) - copies.images[2].astype(int)).mean() > 1
-    assert copies.caption(2).startswith("conv2 filter 2 · copy 3 of 3 · diversity 0 · Robust")
+    assert result_caption(copies, 2).startswith("conv2 filter 2 · copy 3 of 3 · diversity 0 · Robust")
 
 
 def test_diversity_and_blends_are_cached_apart_from_plain_renders(tiny, tmp_path):

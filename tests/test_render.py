@@ -8,6 +8,7 @@ import pytest
 import tensorflow as tf
 from tiny_models import tiny_model
 
+from dashboard.captions import result_caption
 from vizcore import Engine, InputError, LoadedModel, get_method
 from vizcore.cache import RenderCache
 from vizcore.methods import CLASSIC, METHODS, min_max_uint8
@@ -143,7 +144,7 @@ def test_learning_rates_render_side_by_side(tiny):
     result = engine.render(settings)
     assert settings.filters == (2, 2) and result.loss_history.shape == (10, 2)
     assert not np.array_equal(result.images[0], result.images[1])
-    assert "learning rate 0.2" in result.caption(1)
+    assert "learning rate 0.2" in result_caption(result, 1)
 
 
 def test_frames_stream_progress_with_pictures_every_k_steps(tiny):

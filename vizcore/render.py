@@ -19,8 +19,6 @@ from vizcore.objectives import (
     Parts,
     Responses,
     as_objective,
-    describe,
-    diversity_strength,
     gram_similarity,
 )
 from vizcore.optim import per_image
@@ -82,25 +80,6 @@ class RenderResult:
     activation: np.ndarray
     notes: list[str] = field(default_factory=list)
     similarity: float | None = None  # mean pairwise style similarity of the copies (diversity renders only)
-
-    def caption(self, index: int = 0) -> str:
-        """One line naming what picture ``index`` shows and how it was made."""
-        return picture_caption(self.settings, index, len(self.loss_history))
-
-
-def picture_caption(settings: Settings, index: int, iterations: int) -> str:
-    """One line naming what picture ``index`` of these settings shows and how it was made."""
-    s = settings
-    parts = [f"{s.layer} {target_words(s, index)}", get_method(s.method).title, f"{iterations} iterations",
-             f"learning rate {s.learning_rates[index]:g}", f"{s.size} px", f"seed {s.seed}"]
-    if s.copies > 1:
-        parts[1:1] = [f"copy {index + 1} of {s.copies}", f"diversity {diversity_strength(s.objectives[index]):g}"]
-    return " · ".join(parts)
-
-
-def target_words(settings: Settings, index: int = 0) -> str:
-    """What picture ``index`` maximises, e.g. 'filter 12 + filter 40 (50/50)'."""
-    return describe(settings.objectives[index])
 
 
 def numbers_for(settings: Settings, channels: Mapping[str, int]) -> tuple[tf.Tensor, ...]:
