@@ -89,7 +89,7 @@ def test_a_blend_of_two_filters_renders_and_goes_into_the_link() -> None:
 
 
 def test_the_whole_layer_and_a_filter_minus_another_layers_render_and_go_into_the_link() -> None:
-    at = small(start(layer="block2_conv1"))
+    at = small(start(), layer="block2_conv1")
     at.selectbox(key="objective").set_value("dream").run()
     at.button(key="generate").click().run()
     assert not at.exception and not at.error

@@ -258,5 +258,5 @@ def test_bad_objectives_and_copies_get_plain_messages(tiny, objective, kwargs, w
 
 
 def test_a_copy_losing_its_response_is_no_longer_pushed_apart():
-    weights = keep_pushing(tf.constant([200.0, 190.0, 160.0, 100.0])).numpy()
-    np.testing.assert_allclose(weights, [1.0, 1.0, (0.8 - 0.75) / 0.15, 0.0], atol=1e-6)
+    weights = keep_pushing(tf.constant([200.0, 190.0, 180.0, 100.0])).numpy()
+    np.testing.assert_allclose(weights, [1.0, 1.0, (0.9 - 0.85) / 0.1, 0.0], atol=1e-6)
