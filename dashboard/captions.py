@@ -2,8 +2,9 @@
 from __future__ import annotations
 
 from vizcore.methods import get_method
-from vizcore.objectives import describe, diversity_strength
+from vizcore.objectives import diversity_strength
 from vizcore.render import RenderResult, Settings
+from vizcore.spec import describe
 
 
 def picture_caption(settings: Settings, index: int, iterations: int) -> str:

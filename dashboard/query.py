@@ -6,11 +6,13 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 
+from vizcore.algebra import Objective
 from vizcore.errors import InputError
 from vizcore.methods import METHODS, Method
 from vizcore.models import LayerInfo, LoadedModel
-from vizcore.objectives import PER_FILTER, Objective, channel, deepdream, parse, with_diversity
+from vizcore.objectives import PER_FILTER, channel, deepdream, with_diversity
 from vizcore.render import Engine, Settings
+from vizcore.spec import parse
 
 SIZES = (64, 96, 128, 192, 256)
 DEFAULT_SIZE = 128

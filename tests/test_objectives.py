@@ -8,22 +8,21 @@ from tiny_models import tiny_model
 
 from dashboard.captions import result_caption
 from vizcore import Engine, InputError, LoadedModel, get_method
+from vizcore.algebra import Responses
 from vizcore.cache import RenderCache
 from vizcore.objectives import (
-    Responses,
     blend,
     channel,
     channels,
     deepdream,
-    describe,
     direction,
     diversity,
     gram_similarity,
     keep_pushing,
     neuron,
-    parse,
     with_diversity,
 )
+from vizcore.spec import describe, parse
 
 
 def fixed_images(count: int = 1, size: int = 32, seed: int = 0) -> np.ndarray:

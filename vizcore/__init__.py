@@ -22,8 +22,9 @@ os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 _ENGINE_NAMES = {"METHODS": "vizcore.methods", "get_method": "vizcore.methods", "LayerInfo": "vizcore.models",
                  "LoadedModel": "vizcore.models", "load_model": "vizcore.models", "Engine": "vizcore.render",
                  "Frame": "vizcore.render", "RenderResult": "vizcore.render", "Settings": "vizcore.render",
-                 **dict.fromkeys(("Objective", "blend", "channel", "channels", "deepdream", "direction", "diversity",
-                                  "neuron", "parse"), "vizcore.objectives")}
+                 "Objective": "vizcore.algebra", "parse": "vizcore.spec",
+                 **dict.fromkeys(("blend", "channel", "channels", "deepdream", "direction", "diversity", "neuron"),
+                                 "vizcore.objectives")}
 
 __all__ = ["METHODS", "Engine", "Frame", "InputError", "LayerInfo", "LoadedModel", "Objective", "RenderResult",
            "Settings", "VizError", "WeightsError", "blend", "channel", "channels", "deepdream", "direction",

@@ -33,7 +33,7 @@ from vizcore.models import PREPROCESSING, VGG16_CATALOG, LayerInfo, LoadedModel,
 
 if TYPE_CHECKING:  # the engine's modules import TensorFlow: the commands that render import them when they run
     from vizcore import animation, atlas
-    from vizcore.objectives import Objective
+    from vizcore.algebra import Objective
     from vizcore.render import Engine, RenderResult, Settings
 
 EXIT_BAD_INPUT = 2
@@ -243,7 +243,7 @@ def per_filter(args: argparse.Namespace, filters: Sequence[int]) -> list[Objecti
 def render_objective(args: argparse.Namespace, engine: Engine) -> tuple[Objective, str | None]:
     """The render command's objective: ``--objective`` written out, or its kind for ``--layer``/``--filter``
     (a random filter when asked: then also a note saying which)."""
-    from vizcore.objectives import parse
+    from vizcore.spec import parse
 
     if args.objective not in options.OBJECTIVES:
         if args.layer is not None or args.filter is not None:
@@ -356,7 +356,7 @@ def run_render(args: argparse.Namespace) -> int:
     if args.filter is not None:
         parse_filter(args.filter)
     from vizcore import animation  # the engine's modules (and TensorFlow) once the input is checked
-    from vizcore.objectives import describe
+    from vizcore.spec import describe
 
     engine = open_engine(args)
     objective, random_note = render_objective(args, engine)
@@ -436,7 +436,8 @@ def run_diversity(args: argparse.Namespace) -> int:
         raise InputError(f"--copies must be from {validate.MIN_COPIES} to {validate.MAX_COPIES} "
                          f"(got {args.copies}).")
     validate.check_diversity(args.strength)
-    from vizcore.objectives import describe, with_diversity  # the engine (and TensorFlow) once the input is checked
+    from vizcore.objectives import with_diversity  # the engine (and TensorFlow) once the input is checked
+    from vizcore.spec import describe
 
     engine = open_engine(args)
     settings = settings_for(engine, args, [with_diversity(per_filter(args, [args.filter])[0], args.strength)],

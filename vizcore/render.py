@@ -10,19 +10,14 @@ import numpy as np
 import tensorflow as tf
 
 from vizcore import validate, wake
+from vizcore.algebra import Objective, Parts, Responses
 from vizcore.cache import CachedPicture, RenderCache
 from vizcore.methods import Method, get_method
 from vizcore.models import LoadedModel
-from vizcore.objectives import (
-    Channel,
-    Objective,
-    Parts,
-    Responses,
-    as_objective,
-    gram_similarity,
-)
+from vizcore.objectives import Channel, gram_similarity
 from vizcore.optim import per_image
 from vizcore.param import Params
+from vizcore.spec import as_objective
 
 PREPARE_STEPS = 8  # enough for every stage of a coarse-to-fine render to run at least once
 

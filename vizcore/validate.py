@@ -9,7 +9,7 @@ from vizcore.errors import InputError
 from vizcore.models import LayerInfo
 
 if TYPE_CHECKING:
-    from vizcore.objectives import Objective  # importing it needs TensorFlow; the CLI checks input before that
+    from vizcore.algebra import Objective  # importing it needs TensorFlow; the CLI checks input before that
 
 MAX_STEPS = 5000
 MIN_SIZE, MAX_SIZE = 32, 512
