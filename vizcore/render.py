@@ -3,7 +3,7 @@ generator of frames so a UI can draw progress live and stop at any time."""
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -75,13 +75,6 @@ class RenderResult:
     activation: np.ndarray
     notes: list[str] = field(default_factory=list)
     similarity: float | None = None  # mean pairwise style similarity of the copies (diversity renders only)
-
-
-def numbers_for(settings: Settings, channels: Mapping[str, int]) -> tuple[tf.Tensor, ...]:
-    """The pictures' objective numbers stacked over the batch: tensor arguments of the compiled step, so other
-    filters, weights or places never retrace it."""
-    rows = [objective.numbers(channels) for objective in settings.objectives]
-    return tuple(tf.constant(np.stack(column)) for column in zip(*rows))
 
 
 @dataclass
@@ -190,13 +183,19 @@ class Engine:
                 return
             self._prepared.add(key)
         trial = replace(settings, steps=PREPARE_STEPS)
-        for _, compiled, params, _ in self._steps(trial, get_method(settings.method)):
+        for _, compiled, params, _ in self.steps(trial, get_method(settings.method)):
             compiled.to_image(params)
         self.activation(settings, np.zeros((len(settings.objectives), settings.size, settings.size, 3), np.uint8))
 
     def compiled_for(self, settings: Settings) -> CompiledSteps:
         """The compiled steps these settings' finished pictures are measured with."""
         return self.compiled(settings.objectives[0], get_method(settings.method), settings.size)
+
+    def numbers(self, settings: Settings) -> tuple[tf.Tensor, ...]:
+        """The pictures' objective numbers stacked over the batch: tensor arguments of the compiled step, so
+        other filters, weights or places never retrace it."""
+        rows = [objective.numbers(self.channels) for objective in settings.objectives]
+        return tuple(tf.constant(np.stack(column)) for column in zip(*rows))
 
     @property
     def channels(self) -> dict[str, int]:
@@ -243,7 +242,7 @@ class Engine:
     def _optimise(self, settings: Settings, preview_every: int, preview_at: Collection[int]) -> Iterator[Frame]:
         method = get_method(settings.method)
         history: list[np.ndarray] = []
-        for t, compiled, params, value in self._steps(settings, method):
+        for t, compiled, params, value in self.steps(settings, method):
             history.append(value.numpy())
             last = t == settings.steps
             preview = last or t % preview_every == 0 or t in preview_at
@@ -251,45 +250,16 @@ class Engine:
             frame = Frame(t, settings.steps, np.array(history), images)
             if last:
                 activation = self.activation(settings, images)
-                found = (self._search_silent(settings, method.search, images, activation)
+                found = (wake.search_silent(self, settings, method.search, images, activation)
                          if method.search is not None and np.any(activation <= 0) else {})
                 notes = dead_start_notes(method, settings, history[0], activation, found) + list(found.values())
                 frame.result = RenderResult(settings, images, frame.losses, activation, notes,
                                             self.similarity(settings, images))
             yield frame
 
-    def _search_silent(self, settings: Settings, search: Method, images: np.ndarray,
-                       activation: np.ndarray) -> dict[int, str]:
-        """Run ``search`` on small patches for the silent pictures whose objective has a search form (see
-        wake.py); where the best patch, repeated, makes the objective fire, it replaces the picture (in place,
-        in ``images`` and ``activation``). Returns a note per picture replaced."""
-        silent = [i for i in np.flatnonzero(activation <= 0) if settings.objectives[i].search_form() is not None]
-        if not silent:
-            return {}
-        layer = self.model.layer(settings.layer)
-        side = settings.size if self.model.input_size is not None else wake.patch_side(layer, settings.size)
-        starts = wake.start_count(side, settings.size)
-        searched = settings.pictures(np.repeat(silent, starts))
-        patches = replace(searched, objectives=tuple(o.search_form() for o in searched.objectives), size=side,
-                          learning_rates=(search.default_lr,) * len(searched.objectives), steps=search.default_steps)
-        *_, (_, compiled, params, _) = self._steps(patches, search)
-        found = compiled.to_image(params)
-        centre = compiled.evaluate(found, numbers_for(patches, self.channels)).numpy().reshape(len(silent), starts)
-        best = found.numpy().reshape(len(silent), starts, side, side, 3)[np.arange(len(silent)), centre.argmax(1)]
-        pictures = search.display(wake.repeat_patch(best, settings.size, layer.stride))
-        found_activation = self.activation(settings.pictures(silent), pictures)
-        notes = {}
-        for k, i in enumerate(silent):
-            if found_activation[k] > 0:
-                images[i], activation[i] = pictures[k], found_activation[k]
-                notes[int(i)] = (f"Filter {settings.filters[i]} stayed silent on smooth pictures; a search over "
-                                 "small patches of full-contrast noise found one it responds to, repeated here, "
-                                 "so this picture is grainier.")
-        return notes
-
-    def _steps(self, settings: Settings, method: Method) -> Iterator[tuple[int, CompiledSteps, Params, tf.Tensor]]:
+    def steps(self, settings: Settings, method: Method) -> Iterator[tuple[int, CompiledSteps, Params, tf.Tensor]]:
         """Run the compiled steps stage by stage; yield the iteration, its stage's steps, parameters and values."""
-        numbers = numbers_for(settings, self.channels)
+        numbers = self.numbers(settings)
         learning_rate = tf.constant(settings.learning_rates, tf.float32)
         awake = tf.ones([len(settings.objectives)], tf.bool)
         params: Params | None = None
@@ -344,7 +314,7 @@ class Engine:
     def activation(self, settings: Settings, images: np.ndarray) -> np.ndarray:
         """Each picture's objective response to the pictures as displayed (uint8), one value per picture."""
         scaled = tf.constant(images.astype(np.float32) / 255.0)
-        return self.compiled_for(settings).evaluate(scaled, numbers_for(settings, self.channels)).numpy()
+        return self.compiled_for(settings).evaluate(scaled, self.numbers(settings)).numpy()
 
     def similarity(self, settings: Settings, images: np.ndarray) -> float | None:
         """Mean pairwise style similarity of a diversity render's pictures (1 = same style); None otherwise."""
