@@ -46,7 +46,7 @@ def main() -> None:
     print(f"weights: {model.weights_description}; load average {os.getloadavg()[0]:.1f}")
     engine, clock, rows = vizcore.Engine(model, cache=None), StepClock(), []
     for what, layer, filters, rates in SESSION:
-        settings = engine.settings(layer, filters, learning_rates=rates)
+        settings = engine.settings(vizcore.channels(layer, filters), learning_rates=rates)
         estimate = clock.estimate(settings, model.layers) * settings.steps
         start, durations = time.perf_counter(), []
         for frame, seconds in timed(engine.run(settings, preview_every=10)):

@@ -46,7 +46,8 @@ def pick_filters(model: LoadedModel, layer: str, count: int, seed: int) -> list[
 
 def render_layer(engine: vizcore.Engine, layer: str, filters: list[int], method: str, args) -> list[Picture]:
     """Render the filters of one layer as one batch and measure every picture."""
-    settings = engine.settings(layer, filters, method, steps=args.steps, size=args.size, seed=args.seed)
+    settings = engine.settings(vizcore.channels(layer, filters), method, steps=args.steps, size=args.size,
+                               seed=args.seed)
     start = time.perf_counter()
     result = engine.render(settings)
     seconds = (time.perf_counter() - start) / len(filters)

@@ -67,7 +67,7 @@ class SeedLoop:
 def engine_steps(engine: vizcore.Engine, layer: str, size: int, method: str, batch: int,
                  count: int) -> list[float]:
     """Durations of ``count`` steps of one Engine render of ``batch`` filters (first and last step left out)."""
-    settings = engine.settings(layer, list(range(batch)), method, steps=count + 2, size=size)
+    settings = engine.settings(vizcore.channels(layer, range(batch)), method, steps=count + 2, size=size)
     stamps = [time.perf_counter()]
     for _ in engine.run(settings, preview_every=count + 2):
         stamps.append(time.perf_counter())
@@ -161,7 +161,7 @@ def grid_rows(engine: vizcore.Engine, count: int, repeats: int, full: bool) -> t
         return rows, f"best batch {best} (estimate only: --quick)"
     start = time.perf_counter()
     for first in range(0, GRID_FILTERS, best):
-        engine.render(engine.settings(GRID_LAYER, list(range(first, first + best)), "robust",
+        engine.render(engine.settings(vizcore.channels(GRID_LAYER, range(first, first + best)), "robust",
                                       steps=GRID_STEPS, size=GRID_SIZE))
     return rows, f"measured: whole grid in batches of {best}: {time.perf_counter() - start:.0f} s"
 

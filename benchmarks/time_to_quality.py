@@ -102,7 +102,8 @@ def pair_benchmark(model: LoadedModel, pairs: list[tuple[str, int]], methods: li
     seed = SeedLoop(model)
     recipes = {"seed (compiled)": lambda layer, f: seed.render(layer, f)}
     for method in methods:
-        recipes[method] = (lambda m: lambda layer, f: engine.render(engine.settings(layer, [f], m)).images[0])(method)
+        recipes[method] = (lambda m: lambda layer, f:
+                           engine.render(engine.settings(vizcore.channel(layer, f), m)).images[0])(method)
     results: dict[str, list[dict]] = {name: [] for name in recipes}
     rows = []
     for layer, f in pairs:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import io
+import re
 
 import numpy as np
 from PIL import Image
@@ -18,12 +19,10 @@ def png_bytes(image: np.ndarray) -> bytes:
 
 def png_name(settings: Settings, index: int = 0) -> str:
     """A download file name that says what the picture is."""
-    target = f"filter{settings.filters[index]}"
-    if settings.blend_filter is not None:
-        target += f"+{settings.blend_filter}mix{round(100 * settings.mix(index))}"
-    if settings.objective != "channel":
-        target += f"_{settings.objective}"
-    return (f"{settings.layer}_{target}_{settings.method}_{settings.steps}it_"
+    objective = settings.objectives[index]
+    target = (f"{settings.layer}_filter{objective.filter}" if settings.whole_filter
+              else re.sub(r"[^\w.+-]+", "_", str(objective)).strip("_")[:80])
+    return (f"{target}_{settings.method}_{settings.steps}it_"
             f"lr{settings.learning_rates[index]:g}_{settings.size}px.png")
 
 

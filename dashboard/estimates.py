@@ -32,7 +32,8 @@ def prior_step_seconds(layer_position: int, size: int, batch: int = 1) -> float:
 
 def work_share(settings: Settings, receptive_field: int) -> float:
     """A render's cost per iteration as a share of a full-size iteration (below 1 for coarse to fine)."""
-    stages = METHODS[settings.method].stages(settings.size, settings.steps, settings.objective, receptive_field)
+    stages = METHODS[settings.method].stages(settings.size, settings.steps, settings.objectives[0].texture,
+                                             receptive_field)
     return sum(stage.steps * size_cost(stage.size) for stage in stages) / (settings.steps * size_cost(settings.size))
 
 

@@ -63,7 +63,7 @@ def draw_tiles(layer: str, filters: Sequence[int], images: Sequence, captions: S
 
 def view_atlas(engine: vizcore.Engine, view: View) -> Atlas | None:
     """The precomputed atlas with the sidebar's settings, if it has pictures of the chosen layer."""
-    if view.objective != "channel":  # atlases show whole filters only
+    if view.objective == "neuron":  # atlases show whole filters only
         return None
     found = find_atlas(atlas_root(), engine.model, AtlasParameters(view.method, view.steps, view.size, view.lr, 0))
     return found if found is not None and found.has_pictures(view.layer) else None

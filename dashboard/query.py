@@ -6,17 +6,23 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 
+from vizcore.algebra import Objective
+from vizcore.errors import InputError
 from vizcore.methods import METHODS, Method
 from vizcore.models import LayerInfo, LoadedModel
-from vizcore.objectives import OBJECTIVES
+from vizcore.objectives import PER_FILTER, channel, deepdream, with_diversity
 from vizcore.render import Engine, Settings
+from vizcore.spec import parse
 
 SIZES = (64, 96, 128, 192, 256)
 DEFAULT_SIZE = 128
 MAX_ITERATIONS = 1000
 DEFAULT_METHOD = "robust"
 DEFAULT_MIX = 50  # percent of the second filter in a blend
-OBJECTIVE_TITLES = {"channel": "Whole filter (channel)", "neuron": "Centre neuron"}
+OBJECTIVE_TITLES = {"channel": "Whole filter (channel)", "neuron": "Centre neuron",
+                    "dream": "Whole layer (DeepDream)", "minus": "This filter but not one of another layer",
+                    "own": "Write your own"}
+BLENDS = ("channel", "neuron")  # the objectives a second filter can be blended into
 
 
 @dataclass(frozen=True)
@@ -29,9 +35,11 @@ class View:
     steps: int
     lr: float
     size: int
-    objective: str = "channel"
-    blend: int | None = None  # a second filter mixed in
+    objective: str = "channel"  # one of OBJECTIVE_TITLES
+    blend: int | None = None  # a second filter mixed in (channel and neuron only)
     mix: int = DEFAULT_MIX  # its share, in percent (only with blend)
+    minus: str = ""  # 'layer:filter' subtracted (objective "minus")
+    own: str = ""  # an objective written out (objective "own"), e.g. 'block3_conv1:12 - diversity(...)'
 
     def to_query(self) -> dict[str, str]:
         """Query parameters for this view (all values are strings); the objective and blend only when used."""
@@ -39,18 +47,36 @@ class View:
                  "lr": f"{self.lr:g}", "size": str(self.size)}
         if self.objective != "channel":
             query["objective"] = self.objective
-        if self.blend is not None:
+        if self.blend is not None and self.objective in BLENDS:
             query.update(blend=str(self.blend), mix=str(self.mix))
+        if self.objective in ("minus", "own"):
+            query[self.objective] = getattr(self, self.objective)
         return query
 
+    def objective_for(self) -> Objective:
+        """What the view's picture maximises (an InputError in plain words if a written objective is wrong)."""
+        if self.objective == "own":
+            return parse(self.own)
+        if self.objective == "dream":
+            return deepdream(self.layer)
+        kind = PER_FILTER.get(self.objective, channel)
+        objective = kind(self.layer, self.filter)
+        if self.blend is not None and self.objective in BLENDS:
+            objective = (1 - self.mix / 100) * objective + self.mix / 100 * kind(self.layer, self.blend)
+        return objective - parse(self.minus) if self.objective == "minus" else objective
+
     def settings(self, engine: Engine, filters: Sequence[int] | None = None, rates: Sequence[float] | None = None,
-                 **extra: object) -> Settings:
-        """Engine settings for the view, or for other filters (then without the blend) or learning rates."""
-        if filters is None and self.blend is not None:
-            extra.update(blend_filter=self.blend, mix=self.mix / 100)
-        return engine.settings(self.layer, list(filters) if filters is not None else [self.filter], self.method,
-                               self.steps, self.size, list(rates) if rates else [self.lr],
-                               objective=self.objective, **extra)
+                 copies: int = 1, diversity: float = 0.0) -> Settings:
+        """Engine settings for the view, for other learning rates, for copies pushed apart by ``diversity``, or
+        for other filters of the layer (then each filter alone: its whole map or centre neuron)."""
+        if filters is not None:
+            kind = PER_FILTER["neuron" if self.objective == "neuron" else "channel"]
+            objectives = [kind(self.layer, index) for index in filters]
+        else:
+            objective = self.objective_for()
+            objectives = [with_diversity(objective, diversity) if copies > 1 else objective]
+        return engine.settings(objectives, self.method, self.steps, self.size, list(rates) if rates else [self.lr],
+                               copies=copies)
 
 
 def picture_sizes(model: LoadedModel) -> tuple[int, ...]:
@@ -209,11 +235,16 @@ def objective_from_query(params: Mapping[str, str | Sequence[str]], view: View, 
     warnings: list[str] = []
     text = _first(params.get("objective"))
     if text is not None:
-        if text.lower() in OBJECTIVES:
+        if text.lower() in OBJECTIVE_TITLES:
             view = replace(view, objective=text.lower())
         else:
             warnings.append(f"The link's objective '{text}' is unknown; using the whole filter. "
-                            f"Objectives: {', '.join(OBJECTIVES)}.")
+                            f"Objectives: {', '.join(OBJECTIVE_TITLES)}.")
+    for field in ("minus", "own"):
+        text = _first(params.get(field))
+        if view.objective == field:
+            view, problem = _written_objective(view, field, text or "")
+            warnings += problem
     text = _first(params.get("blend"))
     if text is not None:
         number, problem = _filter_in_layer(text, view.layer, count, "second filter")
@@ -231,3 +262,16 @@ def objective_from_query(params: Mapping[str, str | Sequence[str]], view: View, 
                             f"using {clamped} %.")
         view = replace(view, mix=clamped)
     return view, warnings
+
+
+def _written_objective(view: View, field: str, text: str) -> tuple[View, list[str]]:
+    """The view with the link's subtracted filter or own objective, if it reads; else the whole filter and a
+    warning."""
+    try:
+        objective = parse(text)
+        if field == "minus" and objective.filter is None:
+            raise InputError(f"'{text}' is not one filter, like block3_conv3:12")
+    except InputError as error:
+        return replace(view, objective="channel"), [f"The link's objective cannot be used ({error}); "
+                                                    "using the whole filter."]
+    return replace(view, **{field: str(objective)}), []

@@ -65,7 +65,7 @@ def sidebar(model: vizcore.LoadedModel) -> tuple[View, bool]:
              "Each filter looks for one kind of pattern.")
     bar.button("Random filter", on_click=random_filter, args=(counts,),
                help="Pick a filter of this layer at random.")
-    objective, blend, mix = objective_controls(bar, count, int(index))
+    objective = objective_controls(bar, model.layers, layer, int(index))
     method = bar.selectbox(
         "Method", list(METHODS), key="method", format_func=lambda name: METHODS[name].title,
         help="How the picture is made. Robust: smooth, natural-looking pictures, fast (recommended). "
@@ -98,5 +98,5 @@ def sidebar(model: vizcore.LoadedModel) -> tuple[View, bool]:
     bar.caption(f"**Model weights:** {model.weights_description}")
     if model.notice:
         bar.info(model.notice)
-    return View(layer, int(index), method, int(steps), round(float(lr), lr_decimals(recipe)), int(size), objective,
-                blend, mix), generate
+    return View(layer, int(index), method, int(steps), round(float(lr), lr_decimals(recipe)), int(size),
+                **objective), generate

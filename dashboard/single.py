@@ -6,6 +6,7 @@ import streamlit as st
 
 import vizcore
 from dashboard.animation import animation_section
+from dashboard.captions import picture_caption, result_caption
 from dashboard.downloads import png_bytes, png_name
 from dashboard.examples import photo_examples
 from dashboard.grid import view_atlas
@@ -15,7 +16,7 @@ from dashboard.records import RunRecord
 from dashboard.reference import quality_sentence
 from dashboard.shared import model_source, natural_reference, prepare_in_background, qualities, reported, ss
 from vizcore.atlas import Atlas
-from vizcore.render import Settings, picture_caption
+from vizcore.render import Settings
 
 
 def single_record(engine: vizcore.Engine, settings: Settings | None) -> RunRecord | None:
@@ -88,7 +89,7 @@ def single_filter_tab(engine: vizcore.Engine, view: View, generate: bool) -> Non
     panel.draw_chart(record.losses, [label], record.total)
     if record.status == "done":
         result = record.result
-        panel.draw_pictures(result.images, [result.caption()])
+        panel.draw_pictures(result.images, [result_caption(result)])
         with right:
             if record.from_cache:
                 st.caption("Shown from the cache: this exact picture was made before.")

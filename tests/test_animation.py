@@ -11,6 +11,7 @@ from dashboard.downloads import gif_name
 from dashboard.records import RunRecord
 from vizcore import Engine, animation
 from vizcore.cache import RenderCache
+from vizcore.objectives import channels
 
 
 def test_capture_steps_start_at_one_end_at_the_last_and_are_denser_early():
@@ -34,7 +35,7 @@ def test_thin_keeps_first_and_last_and_at_most_the_limit():
 
 def test_recorded_animation_ends_on_the_final_picture_and_changes_along_the_way(tiny):
     engine = Engine(tiny)
-    settings = engine.settings("conv2", [1, 4], steps=30, size=32, seed=2)
+    settings = engine.settings(channels("conv2", [1, 4]), steps=30, size=32, seed=2)
     result, timelines = animation.record_animation(engine, settings, frames=10)
     assert len(timelines) == 2
     for index, timeline in enumerate(timelines):
@@ -48,7 +49,7 @@ def test_recorded_animation_ends_on_the_final_picture_and_changes_along_the_way(
 
 def test_recording_ignores_the_cache_but_gives_the_cached_picture(tiny, tmp_path):
     engine = Engine(tiny, RenderCache(tmp_path))
-    settings = engine.settings("conv1", [0], steps=12, size=32)
+    settings = engine.settings("conv1:0", steps=12, size=32)
     first = engine.render(settings)
     result, [timeline] = animation.record_animation(engine, settings, frames=6)
     assert len(timeline) == len(animation.capture_steps(12, 6)) > 1  # optimised again, not one cached frame
@@ -86,7 +87,7 @@ def test_empty_timeline_is_refused():
 
 def test_a_live_run_record_keeps_a_bounded_timeline(tiny):
     engine = Engine(tiny)
-    settings = engine.settings("conv1", [2], steps=300, size=32)
+    settings = engine.settings("conv1:2", steps=300, size=32)
     record = RunRecord(settings)
     for frame in engine.run(settings, preview_every=1):
         record.update(frame)

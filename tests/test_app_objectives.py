@@ -1,5 +1,6 @@
 """The dashboard's objective controls with Streamlit's AppTest on the offline VGG16: the centre neuron, blending
-two filters (sidebar and link) and the Diversity tab. Renders use a few iterations at 64 px."""
+two filters (sidebar and link), the whole layer, a filter minus another layer's, an objective written out, and
+the Diversity tab. Renders use a few iterations at 64 px."""
 from __future__ import annotations
 
 import pytest
@@ -21,7 +22,9 @@ def captions(at) -> list[str]:
 
 def test_objective_and_blend_controls_have_plain_labels_and_help() -> None:
     at = start(tab=SIDEBAR_ONLY)
-    assert at.selectbox(key="objective").options == ["Whole filter (channel)", "Centre neuron"]
+    assert at.selectbox(key="objective").options == [
+        "Whole filter (channel)", "Centre neuron", "Whole layer (DeepDream)",
+        "This filter but not one of another layer", "Write your own"]
     assert at.selectbox(key="objective").value == "channel"
     assert sidebar_widget(at, "Objective").help and sidebar_widget(at, "Blend with another filter").help
     assert not [w for w in at.sidebar if getattr(w, "label", None) in ("Second filter", "Mix")]
@@ -68,7 +71,7 @@ def test_centre_neuron_renders_and_goes_into_the_link() -> None:
     at.selectbox(key="objective").set_value("neuron").run()
     at.button(key="generate").click().run()
     assert not at.exception and not at.error
-    assert at.session_state["single"].result.settings.objective == "neuron"
+    assert str(at.session_state["single"].result.settings.objectives[0]) == "neuron(block1_conv1:3)"
     assert captions(at)[0].startswith("block1_conv1 filter 3 · centre neuron · Robust · 4 iterations")
     assert at.query_params["objective"] == "neuron"
 
@@ -80,19 +83,39 @@ def test_a_blend_of_two_filters_renders_and_goes_into_the_link() -> None:
     at.button(key="generate").click().run()
     assert not at.exception and not at.error
     settings = at.session_state["single"].result.settings
-    assert (settings.filters, settings.blend_filter, settings.mixes) == ((3,), 40, (0.5,))
+    assert str(settings.objectives[0]) == "0.5*block1_conv1:3 + 0.5*block1_conv1:40"
     assert captions(at)[0].startswith("block1_conv1 filter 3 + filter 40 (50/50) · Robust")
     assert (at.query_params["blend"], at.query_params["mix"]) == ("40", "50")
 
 
-def test_blending_a_filter_with_itself_says_why_it_cannot() -> None:
-    at = small(start())
-    at.checkbox(key="blend_on").check().run()
-    at.number_input(key="blend_filter").set_value(3).run()
-    assert any("must differ from the first" in error.value for error in at.error)
+def test_the_whole_layer_and_a_filter_minus_another_layers_render_and_go_into_the_link() -> None:
+    at = small(start(), layer="block2_conv1")
+    at.selectbox(key="objective").set_value("dream").run()
     at.button(key="generate").click().run()
-    assert "single" not in at.session_state
-    assert not at.exception
+    assert not at.exception and not at.error
+    assert captions(at)[0].startswith("block2_conv1 every filter (DeepDream) · Robust")
+    at.selectbox(key="objective").set_value("minus").run()
+    assert at.selectbox(key="minus_layer").value == "block1_conv2"  # the layer before, by default
+    at.number_input(key="minus_filter").set_value(7).run()
+    at.button(key="generate").click().run()
+    assert not at.exception and not at.error
+    assert captions(at)[0].startswith("block2_conv1 filter 3 - block1_conv2 filter 7 · Robust")
+    assert (at.query_params["objective"], at.query_params["minus"]) == ("minus", "block1_conv2:7")
+
+
+def test_an_objective_written_out_renders_or_says_in_plain_words_what_is_wrong() -> None:
+    at = small(start())
+    at.selectbox(key="objective").set_value("own").run()
+    assert at.text_input(key="own").value == "block1_conv1:3 + 0.5*block1_conv1:4" and at.text_input(key="own").help
+    at.text_input(key="own").set_value("block1_conv1:3 - block9_conv1:2").run()
+    at.button(key="generate").click().run()
+    assert any("Unknown layer 'block9_conv1'" in error.value for error in at.error)
+    assert "single" not in at.session_state and not at.exception
+    at.text_input(key="own").set_value("block2_conv1:5 - 0.5*block1_conv1:3").run()
+    at.button(key="generate").click().run()
+    assert not at.exception and not at.error
+    assert captions(at)[0].startswith("block2_conv1 filter 5 - 0.5 × block1_conv1 filter 3 · Robust")
+    assert at.query_params["own"] == "block2_conv1:5 - 0.5*block1_conv1:3"
 
 
 def open_diversity(at):

@@ -7,11 +7,12 @@ import numpy as np
 from PIL import Image
 
 from dashboard.downloads import png_bytes, png_name
+from vizcore.objectives import channels
 from vizcore.render import Settings
 
 
 def settings(filters=(1,), rates=(0.05,), steps=3) -> Settings:
-    return Settings("conv2", tuple(filters), "robust", steps, 64, tuple(rates))
+    return Settings(tuple(channels("conv2", filters)), "robust", steps, 64, tuple(rates))
 
 
 def test_png_and_its_name() -> None:

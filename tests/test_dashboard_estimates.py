@@ -5,13 +5,14 @@ import pytest
 
 from dashboard.estimates import StepClock, preview_every
 from vizcore.models import LayerInfo
+from vizcore.objectives import channel, channels
 from vizcore.render import Settings
 
 LAYERS = [LayerInfo("conv1", 4, 1, 3), LayerInfo("conv2", 6, 2, 8)]
 
 
 def settings(filters=(1,), rates=(0.05,), steps=3) -> Settings:
-    return Settings("conv2", tuple(filters), "robust", steps, 64, tuple(rates))
+    return Settings(tuple(channels("conv2", filters)), "robust", steps, 64, tuple(rates))
 
 
 def test_preview_pacing() -> None:
@@ -24,7 +25,7 @@ def test_step_clock_prefers_measurements_and_learns_the_machine_speed() -> None:
     clock = StepClock()
     guess = clock.estimate(settings(), LAYERS)
     assert guess > 0
-    batch = Settings("conv2", (0,) * 16, "robust", 3, 64, (0.05,) * 16)
+    batch = Settings(tuple(channels("conv2", [0] * 16)), "robust", 3, 64, (0.05,) * 16)
     assert clock.estimate(batch, LAYERS) > guess
     clock.record(settings(), LAYERS, [3 * guess, 2 * guess, 4 * guess, 200 * guess])  # the last one compiled
     assert clock.estimate(settings(), LAYERS) == pytest.approx(3 * guess)
@@ -34,5 +35,5 @@ def test_step_clock_prefers_measurements_and_learns_the_machine_speed() -> None:
 
 
 def test_a_coarse_to_fine_render_is_guessed_cheaper_per_iteration() -> None:
-    robust, lucid = (Settings("conv2", (0,), method, 256, 128, (0.05,)) for method in ("robust", "lucid"))
+    robust, lucid = (Settings((channel("conv2", 0),), method, 256, 128, (0.05,)) for method in ("robust", "lucid"))
     assert StepClock.guess(robust, LAYERS) == pytest.approx(StepClock.guess(lucid, LAYERS) * (0.875 / 4 + 0.125))

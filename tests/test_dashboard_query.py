@@ -21,6 +21,36 @@ def test_query_round_trip() -> None:
     assert view_from_query(view.to_query(), LAYERS) == (view, [])
 
 
+@pytest.mark.parametrize("fields", [
+    dict(objective="neuron", blend=4, mix=25), dict(objective="dream"),
+    dict(objective="minus", minus="conv1:3"), dict(objective="own", own="conv2:1 - 0.5*conv1:2"),
+])
+def test_the_link_round_trips_the_objective(fields: dict) -> None:
+    view = View("conv2", 3, "robust", 10, 0.05, 64, **fields)
+    assert view_from_query(view.to_query(), LAYERS) == (view, [])
+    plain = View("conv2", 3, "robust", 10, 0.05, 64)
+    assert set(plain.to_query()) == {"layer", "filter", "method", "steps", "lr", "size"}  # old links unchanged
+
+
+@pytest.mark.parametrize("fields, expected", [
+    (dict(objective="channel"), "conv2:3"), (dict(objective="neuron", blend=4, mix=25),
+                                               "0.75*neuron(conv2:3) + 0.25*neuron(conv2:4)"),
+    (dict(objective="dream", blend=4), "dream(conv2)"), (dict(objective="minus", minus="conv1:3"), "conv2:3 - conv1:3"),
+    (dict(objective="own", own="conv2:1 - 0.5*conv1:2"), "conv2:1 - 0.5*conv1:2"),
+])
+def test_the_view_says_what_its_picture_maximises(fields: dict, expected: str) -> None:
+    assert str(View("conv2", 3, "robust", 10, 0.05, 64, **fields).objective_for()) == expected
+
+
+@pytest.mark.parametrize("params, words", [
+    ({"objective": "own", "own": "conv2:1 +"}, "ends too early"), ({"objective": "own"}, "empty"),
+    ({"objective": "minus", "minus": "dream(conv1)"}, "not one filter"),
+])
+def test_a_link_with_an_objective_that_cannot_be_read_shows_the_whole_filter(params: dict, words: str) -> None:
+    view, warnings = view_from_query(params, LAYERS)
+    assert view.objective == "channel" and len(warnings) == 1 and words in warnings[0]
+
+
 def test_method_brings_its_own_defaults_and_accepts_its_title() -> None:
     view, warnings = view_from_query({"method": "Classic"}, LAYERS)
     assert (view.method, view.steps, view.lr) == ("classic", CLASSIC.default_steps, CLASSIC.default_lr)

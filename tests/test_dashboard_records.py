@@ -4,11 +4,12 @@ from __future__ import annotations
 import numpy as np
 
 from dashboard.records import RunRecord
+from vizcore.objectives import channels
 from vizcore.render import Frame, RenderResult, Settings
 
 
 def settings(filters=(1,), rates=(0.05,), steps=3) -> Settings:
-    return Settings("conv2", tuple(filters), "robust", steps, 64, tuple(rates))
+    return Settings(tuple(channels("conv2", filters)), "robust", steps, 64, tuple(rates))
 
 
 def test_run_record_follows_frames_and_stops() -> None:

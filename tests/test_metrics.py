@@ -12,6 +12,7 @@ import vizcore
 from vizcore import metrics
 from vizcore.atomic import atomic_path
 from vizcore.models import weights_fingerprint
+from vizcore.objectives import channels
 
 
 @pytest.fixture
@@ -173,6 +174,6 @@ def test_vgg16_natural_crops_score_about_one_and_a_robust_render_clearly_more(vg
     for scores in natural.values():
         assert np.median(scores) < 1.0 and max(scores) < 1.5
     engine = vizcore.Engine(vgg16)
-    result = engine.render(engine.settings(layer, filters, "robust", steps=60, size=64))
+    result = engine.render(engine.settings(channels(layer, filters), "robust", steps=60, size=64))
     for f, score in zip(filters, metrics.quality_scores(vgg16, layer, filters, list(result.images))):
         assert score > 1.5 and score > max(natural[f])

@@ -62,12 +62,12 @@ def test_static_catalog_is_the_keras_vgg16_architecture():
 def test_command_line_options_are_the_engine_values():
     from vizcore import dream
     from vizcore.methods import METHODS
-    from vizcore.objectives import OBJECTIVES
+    from vizcore.objectives import PER_FILTER
 
     assert options.METHODS == tuple(METHODS)
     assert options.METHODS_DEFAULT_STEPS == {name: method.default_steps for name, method in METHODS.items()}
     assert options.METHODS_DEFAULT_LR == {name: method.default_lr for name, method in METHODS.items()}
-    assert options.OBJECTIVES == tuple(OBJECTIVES)
+    assert options.OBJECTIVES == tuple(PER_FILTER)
     assert options.DREAM_SAMPLE_PHOTOS == tuple(dream.SAMPLE_PHOTOS)
 
 

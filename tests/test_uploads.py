@@ -23,6 +23,7 @@ from vizcore import cli, examples, metrics, model_file, uploads
 from vizcore.dream import dream
 from vizcore.errors import InputError
 from vizcore.models import PREPROCESSING, LoadedModel, caffe_preprocess, conv_catalog, get_preprocessing
+from vizcore.objectives import channels
 from vizcore.render import Engine
 
 
@@ -86,7 +87,7 @@ def test_probe_is_the_pre_activation_with_the_relu_inside_or_after_the_layer(loa
 @pytest.mark.parametrize("layer", ["conv_a", "conv_b"])
 def test_the_engine_renders_both_kinds_of_conv_layer(loaded, layer):
     engine = Engine(loaded)
-    result = engine.render(engine.settings(layer, [1, 2], steps=4, size=32))
+    result = engine.render(engine.settings(channels(layer, [1, 2]), steps=4, size=32))
     assert result.images.shape == (2, 32, 32, 3) and result.images.dtype == np.uint8
     assert result.images.std() > 0
     assert np.all(np.isfinite(result.loss_history)) and result.loss_history.shape == (4, 2)
@@ -110,9 +111,9 @@ def test_a_fixed_size_model_allows_only_its_size_and_gets_a_quality_score(tmp_pa
     model = tiny_keras_model(48)
     engine = Engine(LoadedModel(model, "tiny", "uploaded", "tiny", "fixed48", PREPROCESSING["none"].apply,
                                 layers=conv_catalog(model), input_size=report.input_size))
-    settings = engine.settings("conv_a", [0, 1, 2, 3], size=48, steps=3)
+    settings = engine.settings(channels("conv_a", [0, 1, 2, 3]), size=48, steps=3)
     with pytest.raises(InputError, match="only takes pictures of 48 x 48 pixels"):
-        engine.settings("conv_a", [0], size=64)
+        engine.settings("conv_a:0", size=64)
     result = engine.render(settings)
     scores = metrics.quality_scores(engine.model, "conv_a", list(settings.filters), list(result.images))
     assert any(score is not None and score > 0 for score in scores)  # natural crops were resized to 48 px

@@ -21,10 +21,14 @@ os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
 _ENGINE_NAMES = {"METHODS": "vizcore.methods", "get_method": "vizcore.methods", "LayerInfo": "vizcore.models",
                  "LoadedModel": "vizcore.models", "load_model": "vizcore.models", "Engine": "vizcore.render",
-                 "Frame": "vizcore.render", "RenderResult": "vizcore.render", "Settings": "vizcore.render"}
+                 "Frame": "vizcore.render", "RenderResult": "vizcore.render", "Settings": "vizcore.render",
+                 "Objective": "vizcore.algebra", "parse": "vizcore.spec",
+                 **dict.fromkeys(("blend", "channel", "channels", "deepdream", "direction", "diversity", "neuron"),
+                                 "vizcore.objectives")}
 
-__all__ = ["METHODS", "Engine", "Frame", "InputError", "LayerInfo", "LoadedModel", "RenderResult", "Settings",
-           "VizError", "WeightsError", "get_method", "load_model"]
+__all__ = ["METHODS", "Engine", "Frame", "InputError", "LayerInfo", "LoadedModel", "Objective", "RenderResult",
+           "Settings", "VizError", "WeightsError", "blend", "channel", "channels", "deepdream", "direction",
+           "diversity", "get_method", "load_model", "neuron", "parse"]
 
 
 def __getattr__(name: str) -> object:

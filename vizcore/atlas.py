@@ -27,6 +27,7 @@ from vizcore.cache import CACHE_VERSION
 from vizcore.errors import InputError, VizError
 from vizcore.metrics import quality_scores
 from vizcore.models import LoadedModel, network_reachable
+from vizcore.objectives import channel, channels
 from vizcore.options import ATLAS_DEFAULT_BATCH as DEFAULT_BATCH
 from vizcore.render import Engine
 from vizcore.validate import MAX_BATCH
@@ -60,7 +61,7 @@ class AtlasParameters:
 def atlas_parameters(engine: Engine, method: str = "robust", steps: int | None = None, size: int = 128,
                      lr: float | None = None, seed: int = 0) -> AtlasParameters:
     """Validated parameters with the method's defaults filled in (InputError on bad values)."""
-    settings = engine.settings(engine.model.layers[0].name, [0], method, steps, size,
+    settings = engine.settings(channel(engine.model.layers[0].name, 0), method, steps, size,
                                None if lr is None else [lr], seed)
     return AtlasParameters(settings.method, settings.steps, settings.size, settings.learning_rates[0], settings.seed)
 
@@ -100,7 +101,7 @@ class Done:
 def render_job(engine: Engine, job: Job) -> Done:
     """Render one batch and measure each picture's quality score (unless the job says not to)."""
     p = job.parameters
-    result = engine.render(engine.settings(job.layer, job.filters, p.method, p.steps, p.size, [p.lr], p.seed))
+    result = engine.render(engine.settings(channels(job.layer, job.filters), p.method, p.steps, p.size, [p.lr], p.seed))
     scores = (quality_scores(engine.model, job.layer, list(job.filters), list(result.images)) if job.quality
               else [None] * len(job.filters))
     records = [{"loss": float(result.loss_history[-1, i]), "activation": float(result.activation[i]),

@@ -33,6 +33,7 @@ from vizcore.models import PREPROCESSING, VGG16_CATALOG, LayerInfo, LoadedModel,
 
 if TYPE_CHECKING:  # the engine's modules import TensorFlow: the commands that render import them when they run
     from vizcore import animation, atlas
+    from vizcore.algebra import Objective
     from vizcore.render import Engine, RenderResult, Settings
 
 EXIT_BAD_INPUT = 2
@@ -225,11 +226,38 @@ def announce_weights(model: LoadedModel, stream: TextIO) -> None:
         print(f"note: {model.notice}", file=stream)
 
 
-def settings_for(engine: Engine, args: argparse.Namespace, filters: Sequence[int], **extra: object) -> Settings:
-    """Validated engine settings for these filters from the shared rendering options (plus ``extra`` ones)."""
-    return engine.settings(args.layer, filters, method=args.method, steps=args.steps, size=args.size,
-                           learning_rates=None if args.lr is None else [args.lr], seed=args.seed,
-                           objective=args.objective, **extra)
+def settings_for(engine: Engine, args: argparse.Namespace, objectives: Sequence[Objective],
+                 copies: int = 1) -> Settings:
+    """Validated engine settings for these objectives from the shared rendering options."""
+    return engine.settings(objectives, method=args.method, steps=args.steps, size=args.size,
+                           learning_rates=None if args.lr is None else [args.lr], seed=args.seed, copies=copies)
+
+
+def per_filter(args: argparse.Namespace, filters: Sequence[int]) -> list[Objective]:
+    """One objective of the ``--objective`` kind (channel or neuron) per filter of ``--layer``."""
+    from vizcore.objectives import PER_FILTER
+
+    return [PER_FILTER[args.objective](args.layer, index) for index in filters]
+
+
+def render_objective(args: argparse.Namespace, engine: Engine) -> tuple[Objective, str | None]:
+    """The render command's objective: ``--objective`` written out, or its kind for ``--layer``/``--filter``
+    (a random filter when asked: then also a note saying which)."""
+    from vizcore.spec import parse
+
+    if args.objective not in options.OBJECTIVES:
+        if args.layer is not None or args.filter is not None:
+            raise InputError("Give either a whole objective with --objective, or --layer and --filter, not both.")
+        return parse(args.objective), None
+    if args.layer is None or args.filter is None:
+        raise InputError("Choose what to render: --layer and --filter, or a whole objective with --objective "
+                         "(e.g. --objective 'block3_conv1:12 + 0.5*block3_conv1:40').")
+    chosen = parse_filter(args.filter)
+    if chosen is not None:
+        return per_filter(args, [chosen])[0], None
+    layer = engine.model.layer(args.layer)
+    index = random.SystemRandom().randrange(layer.filters)
+    return per_filter(args, [index])[0], f"Filter {index} was picked at random from 0-{layer.filters - 1}."
 
 
 def render_all(engine: Engine, batches: Sequence[Settings], label: str,
@@ -321,30 +349,28 @@ def run_cache(args: argparse.Namespace) -> int:
 
 
 def run_render(args: argparse.Namespace) -> int:
-    """Render one filter's picture to a PNG; print a summary line, and a JSON report on stdout with --json."""
+    """Render one picture to a PNG; print a summary line, and a JSON report on stdout with --json."""
     out = check_output_path(args.out)
     gif = None if args.gif is None else check_output_path(args.gif, ".gif")
     check_numbers(args)
-    chosen = parse_filter(args.filter)
+    if args.filter is not None:
+        parse_filter(args.filter)
     from vizcore import animation  # the engine's modules (and TensorFlow) once the input is checked
-    from vizcore.render import target_words
+    from vizcore.spec import describe
 
     engine = open_engine(args)
-    layer = engine.model.layer(args.layer)
-    index = random.SystemRandom().randrange(layer.filters) if chosen is None else chosen
-    settings = settings_for(engine, args, [index], blend_filter=args.blend,
-                            mix=(0.5 if args.blend is not None else 0.0) if args.mix is None else args.mix)
+    objective, random_note = render_objective(args, engine)
+    settings = settings_for(engine, args, [objective])
     recorder = None if gif is None else animation.Recorder(settings.steps)
-    [result], seconds = render_all(engine, [settings], f"{layer.name} {target_words(settings)}", recorder)
+    [result], seconds = render_all(engine, [settings], f"{settings.layer} {describe(objective)}", recorder)
     save_png(out, Image.fromarray(result.images[0]))
     if gif is not None:
         write_file(gif, animation.gif_bytes(recorder.timelines()[0], settings.steps))
-    notes = [f"Filter {index} was picked at random from 0-{layer.filters - 1}."] if chosen is None else []
-    notes += result.notes
+    notes = ([random_note] if random_note else []) + result.notes
     if args.json:
-        print(json.dumps(render_report(engine.model, result, out, seconds, notes, chosen is None)))
+        print(json.dumps(render_report(engine.model, result, out, seconds, notes, random_note is not None)))
     print_notes(notes)
-    print(summary(engine.model, settings, target_words(settings), f"activation {float(result.activation[0]):.4g}",
+    print(summary(engine.model, settings, describe(objective), f"activation {float(result.activation[0]):.4g}",
                   f"{seconds:.1f} s -> {out}"), file=sys.stderr if args.json else sys.stdout)
     return 0
 
@@ -355,12 +381,11 @@ def render_report(model: LoadedModel, result: RenderResult, out: Path, seconds: 
     s = result.settings
     losses = [float(v) for v in result.loss_history[:, 0]]
     return {
-        "layer": s.layer, "filter": s.filters[0], "filter_random": filter_random, "objective": s.objective,
-        "blend_filter": s.blend_filter, "mix": s.mix(), "method": s.method,
-        "steps": s.steps, "size": s.size, "lr": s.learning_rates[0], "seed": s.seed, "weights": model.weights,
-        "weights_description": model.weights_description, "fingerprint": model.fingerprint,
+        "layer": s.layer, "filter": s.filters[0], "filter_random": filter_random, "objective": str(s.objectives[0]),
+        "method": s.method, "steps": s.steps, "size": s.size, "lr": s.learning_rates[0], "seed": s.seed,
+        "weights": model.weights, "weights_description": model.weights_description, "fingerprint": model.fingerprint,
         "activation": float(result.activation[0]),
-        "quality": quality(model, s.layer, s.filters[0], result.images[0]),
+        "quality": quality(model, s.layer, s.filters[0], result.images[0]) if s.whole_filter else None,
         "loss_first": losses[0], "loss_last": losses[-1], "loss_history": losses,
         "seconds": round(seconds, 3), "out": str(out), "notes": notes,
     }
@@ -393,7 +418,8 @@ def run_grid(args: argparse.Namespace) -> int:
     engine = open_engine(args)
     layer = engine.model.layer(args.layer)
     filters = expand_filters(ranges, layer)
-    batches = [settings_for(engine, args, filters[i:i + args.batch]) for i in range(0, len(filters), args.batch)]
+    batches = [settings_for(engine, args, per_filter(args, filters[i:i + args.batch]))
+               for i in range(0, len(filters), args.batch)]
     results, seconds = render_all(engine, batches, f"{layer.name} {len(filters)} filters")
     images = np.concatenate([result.images for result in results])
     save_png(out, grid_picture(images, [str(i) for i in filters], args.columns))
@@ -410,10 +436,12 @@ def run_diversity(args: argparse.Namespace) -> int:
         raise InputError(f"--copies must be from {validate.MIN_COPIES} to {validate.MAX_COPIES} "
                          f"(got {args.copies}).")
     validate.check_diversity(args.strength)
-    from vizcore.render import target_words  # the engine's modules (and TensorFlow) once the input is checked
+    from vizcore.objectives import with_diversity  # the engine (and TensorFlow) once the input is checked
+    from vizcore.spec import describe
 
     engine = open_engine(args)
-    settings = settings_for(engine, args, [args.filter], copies=args.copies, diversity=args.strength)
+    settings = settings_for(engine, args, [with_diversity(per_filter(args, [args.filter])[0], args.strength)],
+                            copies=args.copies)
     [result], seconds = render_all(engine, [settings], f"{settings.layer} filter {settings.filters[0]} "
                                                        f"x{settings.copies}")
     save_png(out, grid_picture(result.images, [f"copy {i + 1}: {value:.3g}" for i, value in
@@ -421,8 +449,8 @@ def run_diversity(args: argparse.Namespace) -> int:
     print_notes(result.notes)
     for i, value in enumerate(result.activation):
         print(f"copy {i + 1} activation {value:.4g}")
-    print(summary(engine.model, settings, f"{target_words(settings)} x{settings.copies}",
-                  f"diversity {settings.diversity:g}", f"style similarity {result.similarity:.3f}",
+    print(summary(engine.model, settings, f"{describe(settings.objectives[0])} x{settings.copies}",
+                  f"diversity {args.strength:g}", f"style similarity {result.similarity:.3f}",
                   f"{seconds:.1f} s -> {out}"))
     return 0
 
@@ -573,6 +601,10 @@ def add_picture_options(group: argparse._ArgumentGroup) -> None:
     group.add_argument("--seed", type=int, default=0, help="random seed of the start image and transforms (default 0)")
 
 
+LAYER_HELP = "conv layer name, e.g. block3_conv1 (see `vizcore layers`)"
+KIND_HELP = "channel: each filter's whole map (default); neuron: only its centre neuron"
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser; options shared by several subcommands are defined once, as parent parsers."""
     model_options = argparse.ArgumentParser(add_help=False)
@@ -590,12 +622,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     render_options = argparse.ArgumentParser(add_help=False)
     group = render_options.add_argument_group("rendering")
-    group.add_argument("--layer", required=True, help="conv layer name, e.g. block3_conv1 (see `vizcore layers`)")
     add_picture_options(group)
     group.add_argument("--out", type=Path, required=True, help="output .png file (written atomically)")
     group.add_argument("--no-cache", action="store_true", help="do not read or write the disk cache of renders")
-    group.add_argument("--objective", choices=options.OBJECTIVES, default="channel",
-                       help="channel: the whole filter's mean response (default); neuron: only its centre neuron")
+    layer_options = argparse.ArgumentParser(add_help=False)
+    group = layer_options.add_argument_group("what to render")
+    group.add_argument("--layer", required=True, help=LAYER_HELP)
+    group.add_argument("--objective", choices=options.OBJECTIVES, default="channel", help=KIND_HELP)
 
     parser = argparse.ArgumentParser(prog="vizcore", description="See what a filter of VGG16 (or your own Keras "
                                      "model) responds to: render the picture that excites it most (feature "
@@ -603,18 +636,22 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     layers = commands.add_parser("layers", parents=[model_options], help="list the conv layers and the weights")
     layers.set_defaults(run=run_layers)
-    render = commands.add_parser("render", parents=[model_options, render_options], help="render one filter")
-    render.add_argument("--filter", required=True, help="filter number, or 'random' (picked with the system's "
-                        "random source, independent of --seed; the choice is reported)")
+    render = commands.add_parser("render", parents=[model_options, render_options], help="render one filter "
+                                 "(or any objective)")
+    group = render.add_argument_group("what to render: --layer and --filter, or --objective")
+    group.add_argument("--layer", help=LAYER_HELP)
+    group.add_argument("--filter", help="filter number, or 'random' (picked with the system's random source, "
+                       "independent of --seed; the choice is reported)")
+    group.add_argument("--objective", default="channel", help=KIND_HELP + "; or a whole objective instead of "
+                       "--layer and --filter, e.g. 'block3_conv1:12 + 0.5*block3_conv1:40' (a blend), "
+                       "'block4_conv1:7 - block3_conv3:12', 'neuron(block4_conv1:7)', 'dream(block4_conv2)' "
+                       "(README: Objectives)")
     render.add_argument("--gif", type=Path, metavar="PATH", help="also save an animated GIF of the picture "
                         "forming (renders afresh, ignoring the cache)")
     render.add_argument("--json", action="store_true", help="print a JSON report on stdout (includes the quality "
                         "score: the picture's activation x the strongest natural photo)")
-    render.add_argument("--blend", type=int, metavar="FILTER", help="a second filter of the same layer to mix in: "
-                        "the picture maximises (1 - mix) x filter + mix x this filter")
-    render.add_argument("--mix", type=float, help="weight of the --blend filter, 0 to 1 (default 0.5: half and half)")
     render.set_defaults(run=run_render)
-    diverse = commands.add_parser("diversity", parents=[model_options, render_options],
+    diverse = commands.add_parser("diversity", parents=[model_options, layer_options, render_options],
                                   help="render different pictures of one filter as one row")
     diverse.add_argument("--filter", type=int, required=True, help="filter number")
     diverse.add_argument("--copies", type=int, default=validate.DEFAULT_COPIES,
@@ -624,7 +661,8 @@ def build_parser() -> argparse.ArgumentParser:
                          help=f"how strongly the pictures are pushed to differ in style, 0-{validate.MAX_DIVERSITY:g} "
                               f"(default {validate.DEFAULT_DIVERSITY:g}; 0 = independent pictures)")
     diverse.set_defaults(run=run_diversity)
-    grid = commands.add_parser("grid", parents=[model_options, render_options], help="render many filters as a grid")
+    grid = commands.add_parser("grid", parents=[model_options, layer_options, render_options],
+                               help="render many filters as a grid")
     grid.add_argument("--filters", help="filters as 0-63, 0,3,7 or 0-7,12 (default: every filter of the layer)")
     grid.add_argument("--batch", type=int, default=16, help="filters optimised together as one batch (default 16)")
     grid.add_argument("--columns", type=int, default=8, help="pictures per row of the grid (default 8)")

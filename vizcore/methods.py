@@ -8,7 +8,6 @@ import numpy as np
 
 from vizcore import param, transforms
 from vizcore.errors import InputError
-from vizcore.objectives import TEXTURE_OBJECTIVES, Objective, neuron
 from vizcore.optim import NORMALIZED_ASCENT, UpdateRule, adam
 
 
@@ -56,12 +55,12 @@ class Method:
     lr_range: tuple[float, float]
     default_steps: int
     coarse_to_fine: CoarseToFine | None = None
-    search_objective: Objective | None = None  # a search for silent filters follows this pre-ReLU objective
+    follows_wake: bool = False  # a search for silent filters: follow the objective's wake-up companion only
     search: Method | None = None  # run for filters still silent at the end; its picture is kept if they fire
 
-    def stages(self, size: int, steps: int, objective: str, receptive_field: int) -> list[Stage]:
-        """The render's stages: one at full size, or coarse then fine (see CoarseToFine)."""
-        if self.coarse_to_fine is None or objective not in TEXTURE_OBJECTIVES:
+    def stages(self, size: int, steps: int, texture: bool, receptive_field: int) -> list[Stage]:
+        """The render's stages: one at full size, or, for a texture objective, coarse then fine (CoarseToFine)."""
+        if self.coarse_to_fine is None or not texture:
             return [Stage(size, steps)]
         return self.coarse_to_fine.stages(size, steps, receptive_field)
 
@@ -109,7 +108,7 @@ WAKE_SEARCH = Method(
     default_lr=0.02,
     lr_range=(0.02, 0.02),
     default_steps=300,
-    search_objective=neuron,
+    follows_wake=True,
 )
 
 LUCID = Method(

@@ -10,7 +10,7 @@ import importlib.util
 import os
 import socket
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -71,7 +71,7 @@ class LoadedModel:
     notice: str | None = None  # why a fallback was chosen
     layers: list[LayerInfo] = field(default_factory=list)
     input_size: int | None = None  # the only picture size the model takes, or None for any size
-    _probes: dict[str, Callable] = field(default_factory=dict, repr=False)
+    _probes: dict[tuple[str, ...], Callable] = field(default_factory=dict, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def layer(self, name: str) -> LayerInfo:
@@ -81,13 +81,21 @@ class LoadedModel:
                 return info
         raise InputError(f"Unknown layer '{name}'. Valid layers: {', '.join(i.name for i in self.layers)}.")
 
+    def probes(self, names: Sequence[str]) -> Callable[[tf.Tensor], list[tf.Tensor]]:
+        """A function from model input to these layers' responses *before* their activation functions, the
+        network run once (cut at the deepest of them)."""
+        for name in names:
+            self.layer(name)
+        key = tuple(names)
+        with self._lock:
+            if key not in self._probes:
+                self._probes[key] = _pre_activation_probe(self.keras_model, key)
+            return self._probes[key]
+
     def probe(self, name: str) -> Callable[[tf.Tensor], tf.Tensor]:
         """A function from model input to the layer's response *before* its activation function."""
-        self.layer(name)
-        with self._lock:
-            if name not in self._probes:
-                self._probes[name] = _pre_activation_probe(self.keras_model, name)
-            return self._probes[name]
+        responses = self.probes((name,))
+        return lambda x: responses(x)[0]
 
     def activation_fn(self, name: str) -> Callable[[tf.Tensor], tf.Tensor]:
         """The layer's own activation function (ReLU for VGG16)."""
@@ -170,19 +178,20 @@ def conv_catalog(model: keras.Model) -> list[LayerInfo]:
     return catalog
 
 
-def _pre_activation_probe(model: keras.Model, name: str) -> Callable[[tf.Tensor], tf.Tensor]:
+def _pre_activation_probe(model: keras.Model, names: tuple[str, ...]) -> Callable[[tf.Tensor], list[tf.Tensor]]:
     import keras
     import tensorflow as tf
 
-    target = model.get_layer(name)
-    features = keras.Model(model.inputs, target.input)
-    strides = list(target.strides)
-    dilations = list(target.dilation_rate)
-    padding = target.padding.upper()
+    targets = [model.get_layer(name) for name in names]
+    features = keras.Model(model.inputs, [target.input for target in targets])
 
-    def probe(x: tf.Tensor) -> tf.Tensor:
-        z = tf.nn.conv2d(features(x), target.kernel, strides=strides, padding=padding, dilations=dilations)
+    def pre_activation(target: keras.layers.Conv2D, x: tf.Tensor) -> tf.Tensor:
+        z = tf.nn.conv2d(x, target.kernel, strides=list(target.strides), padding=target.padding.upper(),
+                         dilations=list(target.dilation_rate))
         return tf.nn.bias_add(z, target.bias) if target.use_bias else z
+
+    def probe(x: tf.Tensor) -> list[tf.Tensor]:
+        return [pre_activation(target, inputs) for target, inputs in zip(targets, tf.nest.flatten(features(x)))]
 
     return probe
 

@@ -9,7 +9,7 @@ tests/test_startup.py checks those copies.
 METHODS = ("robust", "lucid", "classic")  # the names of vizcore.methods.METHODS, in order
 METHODS_DEFAULT_STEPS = {"robust": 256, "lucid": 256, "classic": 100}
 METHODS_DEFAULT_LR = {"robust": 0.15, "lucid": 0.05, "classic": 4.0}
-OBJECTIVES = ("channel", "neuron")  # vizcore.objectives.OBJECTIVES
+OBJECTIVES = ("channel", "neuron")  # vizcore.objectives.PER_FILTER
 ATLAS_DEFAULT_BATCH = 32  # block1_conv1, robust: 0.85 s per filter at batch 8, 0.73 at 32 (before its 32 px tile)
 
 DREAM_SAMPLE_PREFIX = "sample:"

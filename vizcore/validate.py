@@ -2,10 +2,14 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, TypeVar
 
 from vizcore.errors import InputError
 from vizcore.models import LayerInfo
+
+if TYPE_CHECKING:
+    from vizcore.algebra import Objective  # importing it needs TensorFlow; the CLI checks input before that
 
 MAX_STEPS = 5000
 MIN_SIZE, MAX_SIZE = 32, 512
@@ -63,7 +67,10 @@ def check_seed(seed: int) -> int:
     return int(seed)
 
 
-def pair_up(filters: list[int], rates: list[float]) -> tuple[list[int], list[float]]:
+Picture = TypeVar("Picture")
+
+
+def pair_up(filters: list[Picture], rates: list[float]) -> tuple[list[Picture], list[float]]:
     """Pair filters with learning rates: one of either is repeated to match the other."""
     if len(filters) == 1:
         filters = filters * len(rates)
@@ -75,49 +82,31 @@ def pair_up(filters: list[int], rates: list[float]) -> tuple[list[int], list[flo
     return filters, rates
 
 
-def check_blend(layer: LayerInfo, filters: Sequence[int], blend_filter: int | None,
-                mixes: Sequence[float]) -> list[float]:
-    """A second filter that exists and differs from the first, with mixes from 0 to 1; returns the mixes
-    (none without a second filter)."""
-    if blend_filter is None:
-        if any(mix != 0 for mix in mixes):
-            raise InputError("A mix needs a second filter to blend with: choose the second filter too.")
-        return []
-    if isinstance(blend_filter, bool) or int(blend_filter) != blend_filter or not 0 <= blend_filter < layer.filters:
-        raise InputError(f"The second filter {blend_filter} does not exist in {layer.name}: "
-                         f"choose a filter from 0 to {layer.filters - 1}.")
-    if blend_filter in filters:
-        raise InputError(f"The second filter must differ from the first (both are {blend_filter}): "
-                         "choose another filter to blend with.")
-    if not mixes:
-        raise InputError("Choose how much of the second filter to mix in (from 0 to 1).")
-    for mix in mixes:
-        if isinstance(mix, bool) or not isinstance(mix, (int, float)) or not 0 <= mix <= 1:
-            raise InputError(f"The mix must be a number from 0 (only the first filter) to 1 (only the second "
-                             f"filter), e.g. 0.5 for half and half (got {mix}).")
-    return [float(mix) for mix in mixes]
+def check_objectives(objectives: Sequence[Objective], channels: Mapping[str, int]) -> list[Objective]:
+    """At least one and at most MAX_BATCH objectives, each naming layers and filters the model has, all of
+    one kind (they are rendered together by one compiled step)."""
+    if not objectives:
+        raise InputError("Choose at least one filter.")
+    if len(objectives) > MAX_BATCH:
+        raise InputError(f"At most {MAX_BATCH} pictures can be rendered at once (got {len(objectives)}).")
+    for objective in objectives:
+        objective.check(channels)
+        if objective.key() != objectives[0].key():
+            raise InputError(f"Pictures rendered together need objectives of one kind: '{objective}' differs "
+                             f"from '{objectives[0]}' in more than its numbers; render them one at a time.")
+    return list(objectives)
 
 
-def spread(filters: list[int], rates: list[float], mixes: list[float]) -> tuple[list[int], list[float], list[float]]:
-    """Pair the pictures' mixes (if any) with their filters and rates: one of either is repeated to match."""
-    if not mixes:
-        return filters, rates, mixes
-    if len(filters) == 1:
-        filters, rates = filters * len(mixes), rates * len(mixes)
-    if len(mixes) == 1:
-        mixes = mixes * len(filters)
-    if len(mixes) != len(filters):
-        raise InputError(f"Give one mix, or one per picture ({len(filters)} pictures, {len(mixes)} mixes).")
-    return filters, rates, mixes
-
-
-def check_copies(copies: int, pictures: int) -> int:
-    """Copies from 1 to MAX_COPIES; copies of more than one picture are not offered."""
+def check_copies(copies: int, objectives: Sequence[Objective]) -> int:
+    """Copies from 1 to MAX_COPIES, of one objective that pushes its pictures apart (and only of one)."""
     if isinstance(copies, bool) or int(copies) != copies or not 1 <= copies <= MAX_COPIES:
         raise InputError(f"Copies must be a whole number from 1 to {MAX_COPIES} (got {copies}).")
-    if copies > 1 and pictures > 1:
+    if copies > 1 and len(objectives) > 1:
         raise InputError("Different copies are made of one picture: choose one filter, one learning rate "
                          "and one mix.")
+    if (copies > 1) != objectives[0].couples_pictures:
+        raise InputError("Copies need an objective that pushes them apart, e.g. 'block1_conv1:0 - "
+                         "diversity(block1_conv1)', and such an objective needs at least two copies.")
     return int(copies)
 
 

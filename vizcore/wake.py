@@ -8,9 +8,16 @@ HED weights: best response -2.2 from one picture, +0.3 from 32 patches).
 """
 from __future__ import annotations
 
+from dataclasses import replace
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from vizcore.models import LayerInfo
+
+if TYPE_CHECKING:
+    from vizcore.methods import Method
+    from vizcore.render import Engine, Settings
 
 SEARCH_AREA = 2  # the patches of one filter cover about two pictures
 MAX_STARTS = 32
@@ -36,3 +43,33 @@ def repeat_patch(patches: np.ndarray, size: int, stride: int) -> np.ndarray:
     centre = (-(-size // stride) // 2) * stride  # where the picture's centre neuron looks
     rows = (np.arange(size) - (centre - side // 2)) % side
     return patches[:, rows][:, :, rows]
+
+
+def search_silent(engine: Engine, settings: Settings, search: Method, images: np.ndarray,
+                  activation: np.ndarray) -> dict[int, str]:
+    """Run ``search`` on small patches for the silent pictures whose objective has a search form; where the
+    best patch, repeated, makes the objective fire, it replaces the picture (in place, in ``images`` and
+    ``activation``). Returns a note per picture replaced."""
+    silent = [i for i in np.flatnonzero(activation <= 0) if settings.objectives[i].search_form() is not None]
+    if not silent:
+        return {}
+    layer = engine.model.layer(settings.layer)
+    side = settings.size if engine.model.input_size is not None else patch_side(layer, settings.size)
+    starts = start_count(side, settings.size)
+    searched = settings.pictures(np.repeat(silent, starts))
+    patches = replace(searched, objectives=tuple(o.search_form() for o in searched.objectives), size=side,
+                      learning_rates=(search.default_lr,) * len(searched.objectives), steps=search.default_steps)
+    *_, (_, compiled, params, _) = engine.steps(patches, search)
+    found = compiled.to_image(params)
+    centre = compiled.evaluate(found, engine.numbers(patches)).numpy().reshape(len(silent), starts)
+    best = found.numpy().reshape(len(silent), starts, side, side, 3)[np.arange(len(silent)), centre.argmax(1)]
+    pictures = search.display(repeat_patch(best, settings.size, layer.stride))
+    found_activation = engine.activation(settings.pictures(silent), pictures)
+    notes = {}
+    for k, i in enumerate(silent):
+        if found_activation[k] > 0:
+            images[i], activation[i] = pictures[k], found_activation[k]
+            notes[int(i)] = (f"Filter {settings.filters[i]} stayed silent on smooth pictures; a search over "
+                             "small patches of full-contrast noise found one it responds to, repeated here, "
+                             "so this picture is grainier.")
+    return notes
