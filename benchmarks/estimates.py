@@ -3,10 +3,11 @@ the estimate the dashboard would show and then timed.
 
     .venv/bin/python benchmarks/estimates.py     # about 3-5 min on a quiet 2-core machine
 
-The estimate is ``StepClock.estimate(settings) x iterations``, exactly what the pages show ("takes about ..."):
-a guess from the layer's depth and the picture's size, scaled by how this machine compared with the guess on
-the renders measured so far, or the last measurement of the same settings. The true time is the render's
-wall time, compiling included (what the visitor waits for). Target: true / estimate within 1/1.5 and 1.5 once
+The estimate is ``StepClock.render_seconds``, exactly what the pages show ("takes about ..."): iterations x a
+guess from the layer's depth and the picture's size, scaled by how this machine compared with the guess on
+the renders measured so far, or the last measurement of the same settings; plus the compile time measured so far
+when the render's steps were not compiled yet. The true time is the render's wall time, compiling included
+(what the visitor waits for). Target: true / estimate within 1/1.5 and 1.5 once
 one render was measured (the first render of a session has only the guess).
 """
 from __future__ import annotations
@@ -47,11 +48,10 @@ def main() -> None:
     engine, clock, rows = vizcore.Engine(model, cache=None), StepClock(), []
     for what, layer, filters, rates in SESSION:
         settings = engine.settings(vizcore.channels(layer, filters), learning_rates=rates)
-        estimate = clock.estimate(settings, model.layers) * settings.steps
+        estimate = clock.render_seconds(settings, model.layers, engine.compiled_already(settings))
         start, durations = time.perf_counter(), []
-        for frame, seconds in timed(engine.run(settings, preview_every=10)):
-            if frame.step > 1:
-                durations.append(seconds)
+        for _, seconds in timed(engine.run(settings, preview_every=10)):
+            durations.append(seconds)
         true = time.perf_counter() - start
         clock.record(settings, model.layers, durations)
         rows.append([what, f"{layer} {','.join(map(str, filters[:3]))}{'…' if len(filters) > 3 else ''}",

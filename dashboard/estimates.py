@@ -46,16 +46,18 @@ class StepClock:
     """Measured seconds per step, by (layer, method, size, batch); shared by all sessions, thread-safe.
 
     A measurement is the mean over a render's steps (coarse and fine alike, so mean x iterations is the
-    render's time), leaving out steps that compiled. Settings never measured get the depth/size guess,
-    scaled by how this machine compared with the guess on the runs measured so far (a busy or slow
-    machine makes every guess slower).
+    render's time), leaving out steps that compiled; what those took beyond a plain step is the compile time.
+    Settings never measured get the depth/size guess, scaled by how this machine compared with the guess on
+    the runs measured so far (a busy or slow machine makes every guess slower).
     """
 
     SPEED_SAMPLES = 20
+    FIRST_COMPILE_SECONDS = 8.0  # compiling a layer's steps before any was measured (block1-5, 2 cores: 5-12 s)
 
     def __init__(self) -> None:
         self._seconds: dict[tuple, float] = {}
         self._ratios: list[float] = []  # measured / guessed, most recent last
+        self._compiles: list[float] = []  # seconds a render spent compiling, most recent last
         self._lock = threading.Lock()
 
     @staticmethod
@@ -77,14 +79,24 @@ class StepClock:
             speed = float(np.median(self._ratios)) if self._ratios else 1.0
         return measured if measured is not None else self.guess(settings, layers) * speed
 
+    def render_seconds(self, settings: Settings, layers: Sequence[LayerInfo], compiled: bool) -> float:
+        """A whole render's time: its iterations, plus compiling when its steps were not compiled yet."""
+        with self._lock:
+            compiling = float(np.median(self._compiles)) if self._compiles else self.FIRST_COMPILE_SECONDS
+        return self.estimate(settings, layers) * settings.steps + (0.0 if compiled else compiling)
+
     def record(self, settings: Settings, layers: Sequence[LayerInfo], durations: Sequence[float]) -> None:
-        """Remember the mean measured step duration; steps over 10 x the median compiled and are left out."""
+        """Remember the mean measured step duration; steps over 10 x the median compiled and are left out (their
+        time beyond a plain step is remembered as compile time)."""
         if durations:
             typical = float(np.median(durations))
             seconds = float(np.mean([d for d in durations if d <= 10 * typical]))
+            compiling = sum(d - seconds for d in durations if d > 10 * typical)
             with self._lock:
                 self._seconds[self.key(settings)] = seconds
                 self._ratios = [*self._ratios, seconds / self.guess(settings, layers)][-self.SPEED_SAMPLES:]
+                if compiling:
+                    self._compiles = [*self._compiles, compiling][-self.SPEED_SAMPLES:]
 
 
 def timed(frames: Iterator[Frame]) -> Iterator[tuple[Frame, float]]:

@@ -34,6 +34,17 @@ def test_step_clock_prefers_measurements_and_learns_the_machine_speed() -> None:
     assert clock.estimate(settings(), LAYERS) == pytest.approx(3 * guess)
 
 
+def test_a_first_render_adds_the_compile_time_measured_so_far() -> None:
+    clock = StepClock()
+    steps = settings().steps
+    per_step = clock.estimate(settings(), LAYERS)
+    assert clock.render_seconds(settings(), LAYERS, compiled=True) == pytest.approx(per_step * steps)
+    assert clock.render_seconds(settings(), LAYERS, compiled=False) == pytest.approx(
+        per_step * steps + StepClock.FIRST_COMPILE_SECONDS)
+    clock.record(settings(), LAYERS, [0.1, 0.1, 5.1, 0.1, 3.1])  # two steps compiled: 5 + 3 s more than a step
+    assert clock.render_seconds(settings(), LAYERS, compiled=False) == pytest.approx(0.1 * steps + 8.0)
+
+
 def test_a_coarse_to_fine_render_is_guessed_cheaper_per_iteration() -> None:
     robust, lucid = (Settings((channel("conv2", 0),), method, 256, 128, (0.05,)) for method in ("robust", "lucid"))
     assert StepClock.guess(robust, LAYERS) == pytest.approx(StepClock.guess(lucid, LAYERS) * (0.875 / 4 + 0.125))

@@ -114,7 +114,9 @@ def test_coarse_to_fine_shows_the_tile_repeated_then_refines_the_whole_picture(t
 def test_prepared_steps_are_not_traced_again_and_give_the_same_picture(tiny):
     settings = Engine(tiny).settings("conv2:1", steps=16, size=64, seed=2)
     prepared = Engine(tiny)
+    assert not prepared.compiled_already(settings)
     prepared.prepare(settings)
+    assert prepared.compiled_already(settings) and not prepared.compiled_already(replace(settings, size=96))
     steps = [prepared.compiled(channel("conv2", 1), get_method("robust"), size).step for size in (32, 64)]
     assert [step.experimental_get_tracing_count() for step in steps] == [1, 1]
     picture = prepared.render(settings).images

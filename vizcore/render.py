@@ -12,7 +12,7 @@ import tensorflow as tf
 from vizcore import validate, wake
 from vizcore.algebra import Objective, Parts, Responses
 from vizcore.cache import CachedPicture, RenderCache
-from vizcore.methods import Method, get_method
+from vizcore.methods import Method, Stage, get_method
 from vizcore.models import LoadedModel
 from vizcore.objectives import Channel, gram_similarity
 from vizcore.optim import per_image
@@ -257,6 +257,20 @@ class Engine:
                                             self.similarity(settings, images))
             yield frame
 
+    def stages(self, settings: Settings, method: Method) -> list[Stage]:
+        """The render's stages: coarse to fine for a texture objective on a model of any size, else one."""
+        objective = settings.objectives[0]
+        receptive_field = max(self.model.layer(layer).receptive_field for layer in objective.layers)
+        return method.stages(settings.size, settings.steps, objective.texture and self.model.input_size is None,
+                             receptive_field)
+
+    def compiled_already(self, settings: Settings) -> bool:
+        """True when every step these settings run on is compiled (a render then starts at once)."""
+        method = get_method(settings.method)
+        keys = {(settings.objectives[0].key(), method.name, stage.size) for stage in self.stages(settings, method)}
+        with self._lock:
+            return keys <= self._compiled.keys()
+
     def steps(self, settings: Settings, method: Method) -> Iterator[tuple[int, CompiledSteps, Params, tf.Tensor]]:
         """Run the compiled steps stage by stage; yield the iteration, its stage's steps, parameters and values."""
         numbers = self.numbers(settings)
@@ -265,10 +279,7 @@ class Engine:
         params: Params | None = None
         size = t = 0
         objective = settings.objectives[0]
-        receptive_field = max(self.model.layer(layer).receptive_field for layer in objective.layers)
-        stages = method.stages(settings.size, settings.steps, objective.texture and self.model.input_size is None,
-                               receptive_field)
-        for stage in stages:
+        for stage in self.stages(settings, method):
             compiled = self.compiled(objective, method, stage.size)
             # Each stage starts its optimiser afresh; a later stage starts from the earlier picture, tiled.
             start = (start_params(compiled, settings) if params is None else
