@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 
 from vizcore.errors import InputError
-from vizcore.photos import MAX_PHOTO_BYTES, read_photo, read_photo_file
+from vizcore.photos import MAX_PHOTO_BYTES, read_photo, read_photo_file, shrunk
 
 
 def encoded(size: tuple[int, int], fmt: str, mode: str = "RGB") -> bytes:
@@ -26,6 +26,26 @@ def encoded(size: tuple[int, int], fmt: str, mode: str = "RGB") -> bytes:
 def test_a_photo_is_read_as_rgb_and_shrunk_to_the_working_size(fmt: str) -> None:
     photo = read_photo(encoded((800, 400), fmt), max_side=256)
     assert photo.dtype == np.uint8 and photo.shape == (128, 256, 3)
+
+
+@pytest.mark.parametrize(("shape", "max_side", "expected"), [
+    ((300, 600, 3), 200, (100, 200, 3)),   # the longer side is brought down to max_side
+    ((600, 300, 3), 200, (200, 100, 3)),
+    ((50, 80, 3), 200, (50, 80, 3)),       # never enlarged
+])
+def test_shrunk_keeps_the_shape_of_the_photo(shape: tuple[int, int, int], max_side: int,
+                                             expected: tuple[int, int, int]) -> None:
+    pixels = np.random.default_rng(0).integers(0, 256, shape, dtype=np.uint8)
+    small = shrunk(pixels, max_side)
+    assert small.dtype == np.uint8 and small.shape == expected
+    assert small.flags.writeable and not np.shares_memory(small, pixels)
+
+
+def test_a_read_photo_is_the_decoded_photo_shrunk() -> None:
+    pixels = np.random.default_rng(1).integers(0, 256, (300, 500, 3), dtype=np.uint8)
+    buffer = io.BytesIO()
+    Image.fromarray(pixels).save(buffer, "PNG")
+    assert np.array_equal(read_photo(buffer.getvalue(), max_side=128), shrunk(pixels, 128))
 
 
 def test_a_small_greyscale_png_stays_its_size_and_becomes_rgb() -> None:

@@ -25,7 +25,7 @@ from vizcore import options, validate
 from vizcore.errors import InputError
 from vizcore.metrics import NATURAL_PHOTOS, natural_photo
 from vizcore.models import LoadedModel
-from vizcore.photos import read_photo, read_photo_file
+from vizcore.photos import read_photo, read_photo_file, shrunk
 
 WORK_SIDE = 384          # photos are searched with their longer side at this many pixels
 DEFAULT_COUNT, MAX_COUNT = options.EXAMPLES_DEFAULT_COUNT, options.EXAMPLES_MAX_COUNT
@@ -79,17 +79,10 @@ class PhotoSet:
         return PhotoSet(self.photos + tuple(extra)) if extra else self
 
 
-def fit_side(pixels: np.ndarray, side: int = WORK_SIDE) -> np.ndarray:
-    """The photo shrunk so its longer side is at most ``side`` (never enlarged)."""
-    image = Image.fromarray(pixels)
-    image.thumbnail((side, side), Image.Resampling.LANCZOS)
-    return np.asarray(image, dtype=np.uint8).copy()
-
-
 @functools.cache
 def bundled_photos() -> PhotoSet:
     """scikit-image's sample photos (the natural-photo reference's), at the working size."""
-    return PhotoSet([Photo(name, fit_side(natural_photo(name))) for name in NATURAL_PHOTOS])
+    return PhotoSet([Photo(name, shrunk(natural_photo(name), WORK_SIDE)) for name in NATURAL_PHOTOS])
 
 
 def with_own_photos(own: Sequence[Photo]) -> PhotoSet:

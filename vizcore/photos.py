@@ -53,7 +53,12 @@ def read_photo(data: bytes, name: str = "the file", max_side: int = 512) -> np.n
     if min(image.size) < MIN_PHOTO_SIDE:
         raise InputError(f"{name} is only {image.width} x {image.height} pixels; photos need at least "
                          f"{MIN_PHOTO_SIDE} pixels on each side.")
-    image = image.convert("RGB")
+    return shrunk(np.asarray(image.convert("RGB")), max_side)
+
+
+def shrunk(pixels: np.ndarray, max_side: int) -> np.ndarray:
+    """A uint8 RGB photo shrunk (Lanczos) so its longer side is at most ``max_side``; never enlarged."""
+    image = Image.fromarray(np.asarray(pixels, np.uint8))
     image.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)
     return np.asarray(image, dtype=np.uint8).copy()
 
