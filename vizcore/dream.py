@@ -17,13 +17,12 @@ from pathlib import Path
 
 import numpy as np
 import tensorflow as tf
-from PIL import Image
 
 from vizcore import options, validate
 from vizcore.errors import InputError
 from vizcore.metrics import natural_photo
 from vizcore.models import LoadedModel
-from vizcore.photos import read_photo_file
+from vizcore.photos import read_photo_file, shrunk
 
 # The limits the command line shows are defined in options.py (it answers without TensorFlow).
 MIN_OCTAVES, DEFAULT_OCTAVES = options.DREAM_MIN_OCTAVES, options.DREAM_DEFAULT_OCTAVES
@@ -224,9 +223,7 @@ def sample_photo(name: str, max_side: int = DEFAULT_SIDE) -> np.ndarray:
     """A bundled sample photo (a key of SAMPLE_PHOTOS) as uint8 RGB, shrunk to ``max_side``."""
     if name not in SAMPLE_PHOTOS:
         raise InputError(f"There is no sample photo '{name}'. Samples: {', '.join(SAMPLE_PHOTOS)}.")
-    image = Image.fromarray(natural_photo(name))
-    image.thumbnail((check_side(max_side), max_side), Image.Resampling.LANCZOS)
-    return np.asarray(image, dtype=np.uint8).copy()
+    return shrunk(natural_photo(name), check_side(max_side))
 
 
 def load_photo(source: str | Path, max_side: int = DEFAULT_SIDE) -> np.ndarray:
