@@ -61,6 +61,14 @@ def test_affine_matrix_shifts_pixels_by_the_jitter():
     assert (x, y) == (round(8 - shift_x), round(8 - shift_y))
 
 
+def test_warp_reads_each_pixel_through_the_matrix_and_reflects_at_the_border(rng):
+    images = rng.uniform(size=(2, 16, 16, 3)).astype(np.float32)
+    shift = tf.constant([[1, 0, 2, 0, 1, 0, 0, 0]] * 2, tf.float32)  # output (x, y) reads input (x + 2, y)
+    out = transforms.warp(tf.constant(images), shift, 16).numpy()
+    expected = np.pad(images, [(0, 0), (0, 0), (0, 2), (0, 0)], mode="symmetric")[:, :, 2:]
+    np.testing.assert_allclose(out, expected, atol=1e-6)
+
+
 def test_random_affine_is_deterministic_per_seed_and_shared_by_the_batch(rng):
     images = tf.constant(np.repeat(rng.uniform(size=(1, 32, 32, 3)).astype(np.float32), 3, axis=0))
     transform = transforms.random_affine(32)

@@ -14,7 +14,7 @@ import tensorflow as tf
 
 from vizcore.atomic import atomic_path, cache_dir
 from vizcore.models import LoadedModel
-from vizcore.transforms import affine_matrices
+from vizcore.transforms import affine_matrices, warp
 
 # Colour photos bundled in the scikit-image wheel (no download needed).
 NATURAL_PHOTOS = ("astronaut", "chelsea", "coffee", "rocket", "hubble_deep_field", "immunohistochemistry",
@@ -155,9 +155,7 @@ def transform_matrices() -> tf.Tensor:
 
 def transformed_copies(image: tf.Tensor) -> tf.Tensor:
     """One QUALITY_SIZE image jittered, scaled and rotated by each fixed transform (reflected borders)."""
-    return tf.raw_ops.ImageProjectiveTransformV3(
-        images=tf.repeat(image[None], TRANSFORM_COUNT, axis=0), transforms=transform_matrices(),
-        output_shape=[QUALITY_SIZE, QUALITY_SIZE], fill_value=0.0, interpolation="BILINEAR", fill_mode="REFLECT")
+    return warp(tf.repeat(image[None], TRANSFORM_COUNT, axis=0), transform_matrices(), QUALITY_SIZE)
 
 
 def channel_means(model: LoadedModel, layer: str) -> Callable[[tf.Tensor], tf.Tensor]:

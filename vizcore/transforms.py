@@ -31,6 +31,13 @@ def affine_matrices(batch: tf.Tensor, size: int, seed: tf.Tensor, jitter: float,
                      zeros, zeros], axis=1)
 
 
+def warp(images: tf.Tensor, matrices: tf.Tensor, size: int) -> tf.Tensor:
+    """Each image resampled (bilinear, reflected borders) through its row of ``matrices`` to ``size`` x ``size``."""
+    return tf.raw_ops.ImageProjectiveTransformV3(
+        images=images, transforms=matrices, output_shape=[size, size], fill_value=0.0,
+        interpolation="BILINEAR", fill_mode="REFLECT")
+
+
 def random_affine(size: int, jitter: float = 8.0, scale: tuple[float, float] = (0.9, 1.1),
                   degrees: float = 8.0) -> Transform:
     """Jitter, zoom and rotate at random in one bilinear resampling with reflected borders.
@@ -40,9 +47,6 @@ def random_affine(size: int, jitter: float = 8.0, scale: tuple[float, float] = (
 
     def inner(images: tf.Tensor, seed: tf.Tensor) -> tf.Tensor:
         matrix = affine_matrices(1, size, seed, jitter, scale, degrees)
-        matrices = tf.tile(matrix, [tf.shape(images)[0], 1])
-        return tf.raw_ops.ImageProjectiveTransformV3(
-            images=images, transforms=matrices, output_shape=[size, size], fill_value=0.0,
-            interpolation="BILINEAR", fill_mode="REFLECT")
+        return warp(images, tf.tile(matrix, [tf.shape(images)[0], 1]), size)
 
     return inner
