@@ -4,67 +4,27 @@ Streamlit-only; the maths is in ``vizcore.dream``.
 """
 from __future__ import annotations
 
-import time
-from dataclasses import dataclass
-
 import numpy as np
 import streamlit as st
 
 import vizcore
 from dashboard.downloads import png_bytes
+from dashboard.live import Panel, live_run, settings_changed_note, show_stopped
 from dashboard.query import View
-from dashboard.shared import LOG, PHOTO_UPLOAD_MB, engine_for, model_source, reported, ss
+from dashboard.records import RunRecord, dream_frames
+from dashboard.shared import PHOTO_UPLOAD_MB, engine_for, model_source, reported, ss
 from vizcore import dream as dreams
 from vizcore.photos import read_photo
 
-REDRAW_SECONDS = 0.3  # the live picture is redrawn about three times a second
 SIDES = (192, 256, 384, 512, 768)
 SAMPLE, UPLOAD = "A sample photo", "My own photo"
 WHOLE, ONE_FILTER = "layer", "filter"
-
-
-@dataclass
-class DreamRecord:
-    """One dream as the page shows it: live progress while running, then the result (or where it stopped)."""
-
-    settings: dreams.DreamSettings
-    photo_name: str
-    original: np.ndarray
-    status: str = "running"   # running, stopped or done
-    picture: np.ndarray | None = None
-    step: int = 0
-    first_objective: float | None = None
-    stop_reason: str = ""
-
-    def update(self, frame: dreams.DreamFrame) -> None:
-        """Take in a frame of the dream."""
-        self.picture, self.step = frame.picture, frame.step
-        if self.first_objective is None:
-            self.first_objective = frame.objective
-        if frame.final:
-            self.status = "done"
-
-    def interrupted(self, reason: str) -> None:
-        """Mark a dream that ended before its last step."""
-        if self.status == "running":
-            self.status, self.stop_reason = "stopped", reason
-
-    def same_as(self, settings: dreams.DreamSettings, photo_name: str, photo: np.ndarray) -> bool:
-        """True if this dream was made from these settings and this photo."""
-        return (self.settings == settings and self.photo_name == photo_name
-                and self.original.shape == photo.shape and np.array_equal(self.original, photo))
 
 
 @st.cache_resource(show_spinner=False)
 def dream_step(source: str, layer: str) -> dreams.DreamStep:
     """The compiled dream step of one layer of the shared model, built once for all visitors."""
     return dreams.compile_dream_step(engine_for(source).model, layer)
-
-
-def request_stop() -> None:
-    record = ss.get("dream")
-    if isinstance(record, DreamRecord):
-        record.interrupted("You pressed Stop.")
 
 
 def chosen_photo(side: int) -> tuple[str, np.ndarray] | None:
@@ -125,67 +85,35 @@ def dream_controls(view: View) -> tuple[dreams.DreamSettings, int]:
 
 
 def live_dream(engine: vizcore.Engine, settings: dreams.DreamSettings, name: str, photo: np.ndarray,
-               stop: st.delta_generator.DeltaGenerator, progress: st.delta_generator.DeltaGenerator,
-               picture: st.delta_generator.DeltaGenerator) -> None:
-    """Dream, redrawing the picture and progress about three times a second; the record lives in
-    session_state so a Stop or rerun keeps the picture as far as it got."""
+               panel: Panel) -> None:
+    """Dream live in ``panel``: the picture and progress about three times a second (see ``live_run``)."""
     frames = dreams.dream(engine.model, photo, settings.layer, settings.filter, settings.octaves,
                           settings.octave_scale, settings.steps_per_octave, settings.step_size, settings.seed,
                           compiled=dream_step(model_source(), settings.layer))
-    record = ss["dream"] = DreamRecord(settings, name, photo)
-    stop.button("Stop", key="stop_dream", on_click=request_stop, help="Stop now and keep the picture as it is.")
-    bar = progress.progress(0.0, text="Preparing the network for this layer…")
-    started = last_draw = time.perf_counter()
-    try:
-        for frame in frames:  # every draw is a Streamlit call, which is where a Stop or a widget change takes effect
-            record.update(frame)
-            now = time.perf_counter()
-            if not frame.final and now - last_draw >= REDRAW_SECONDS:
-                bar.progress(frame.step / frame.total, text=f"Octave {frame.octave} of {frame.octaves} · "
-                             f"step {frame.step} of {frame.total} · {now - started:.1f} s")
-                picture.image(frame.picture, caption=f"Dreaming: octave {frame.octave} of {frame.octaves}, "
-                              f"step {frame.step} of {frame.total}", width="stretch")
-                last_draw = now
-    except Exception:
-        record.interrupted("It stopped because of an error.")
-        raise
-    finally:  # no Streamlit calls here: this also runs while a rerun unwinds the loop
-        LOG.info("dream %s: %s at step %d of %d after %.1f s", settings.target(), record.status, record.step,
-                 settings.total_steps, time.perf_counter() - started)
-    stop.empty()
-    progress.empty()
+    live_run(dream_frames(frames), RunRecord(settings, photo_name=name, photo=photo), panel, "dream",
+             [settings.target()])
 
 
-def show_record(record: DreamRecord, picture: st.delta_generator.DeltaGenerator, current: bool) -> None:
-    """The finished dream with its download, or the picture where it stopped."""
+def show_dream(record: RunRecord, panel: Panel) -> None:
+    """The finished dream with its download, or the picture where it stopped, and the note when the photo gives
+    the layer (or filter) nothing to amplify."""
     s = record.settings
     if record.status == "done":
-        picture.image(record.picture, width="stretch", caption=f"{s.target()} · {s.octaves} octaves × "
-                      f"{s.steps_per_octave} steps · strength {s.step_size:g}")
+        panel.draw_pictures(record.images, [f"{s.target()} · {s.octaves} octaves × {s.steps_per_octave} steps · "
+                                            f"strength {s.step_size:g}"])
         target = s.layer if s.filter is None else f"{s.layer}-filter{s.filter}"
-        st.download_button("Download PNG", png_bytes(record.picture), file_name=f"dream-{target}.png",
+        st.download_button("Download PNG", png_bytes(record.images[0]), file_name=f"dream-{target}.png",
                            mime="image/png", on_click="ignore", icon=":material/download:",
                            help="Save the dreamed photo as a PNG file.")
     else:
-        if record.picture is not None:
-            picture.image(record.picture, width="stretch",
-                          caption=f"Stopped at step {record.step} of {s.total_steps}")
-        st.warning(f"{record.stop_reason} The picture shows how far it got: step {record.step} of "
-                   f"{s.total_steps}. Press **Dream** to start again.")
-    note = None if record.first_objective is None else dreams.nothing_to_amplify(s.filter, record.first_objective)
+        show_stopped(panel, record)
+    note = None if record.losses is None else dreams.nothing_to_amplify(s.filter, float(record.losses[0, 0]))
     if note:
         st.info(note)
-    if not current:
-        st.caption("This dream was made with other settings or another photo than the ones chosen now; "
-                   "press **Dream** to dream with the current ones.")
 
 
 def dream_tab(engine: vizcore.Engine, view: View) -> None:
     """The DeepDream tab."""
-    record = ss.get("dream")
-    if isinstance(record, DreamRecord):
-        record.interrupted("It stopped because a setting was changed (or another tab was opened) while it "
-                           "was running.")
     st.markdown("**DeepDream** changes a photo, step by step, so that the chosen layer of the network sees more "
                 "of what it looks for: its patterns grow out of the photo. Pick the layer (and filter) in the "
                 "sidebar.")
@@ -201,13 +129,14 @@ def dream_tab(engine: vizcore.Engine, view: View) -> None:
     left, right = st.columns(2, gap="large")
     if chosen is not None:
         left.image(chosen[1], caption=f"Original: {chosen[0]}", width="stretch")
-    picture = right.empty()
+    panel = Panel(stop, progress, right.empty(), None)
     if clicked and chosen is not None:
         with reported("dreaming"):
-            live_dream(engine, settings, *chosen, stop, progress, picture)
+            live_dream(engine, settings, *chosen, panel)
     record = ss.get("dream")
-    if not isinstance(record, DreamRecord):
-        picture.info("Press **Dream** to watch the photo change.")
+    if record is None:
+        panel.pictures.info("Press **Dream** to watch the photo change.")
         return
     with right:
-        show_record(record, picture, chosen is not None and record.same_as(settings, *chosen))
+        show_dream(record, panel)
+        settings_changed_note(record, settings, *(chosen or ("", None)))

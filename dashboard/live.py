@@ -1,11 +1,14 @@
-"""Live rendering shared by the tabs: a render drawn as it forms (pictures, loss curve, progress, Stop),
-its record kept in session_state so a Stop or a rerun keeps the picture as far as it got."""
+"""The one live-run path of every tab that optimises: a run (a render, or a dream on a photo) drawn as it forms
+(pictures, loss curve, progress, Stop), its record kept in session_state so a Stop or a rerun keeps the picture
+as far as it got."""
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from functools import partial
 
+import numpy as np
 import pandas as pd
 import streamlit as st
 
@@ -14,7 +17,8 @@ from dashboard.charts import loss_chart_spec, loss_columns
 from dashboard.estimates import preview_every, timed
 from dashboard.records import RunRecord
 from dashboard.shared import LOG, RUN_RECORDS, ss, step_clock
-from vizcore.render import Settings
+from vizcore.dream import DreamSettings
+from vizcore.render import Frame, Settings
 
 REDRAW_SECONDS = 0.3   # the live view (progress, curve) is redrawn at least this often...
 MIN_REDRAW_SECONDS = 0.1  # ...and new pictures are shown at once, but never more often than this
@@ -57,25 +61,32 @@ class Panel:
 def mark_interrupted_runs() -> None:
     """A run still marked running at the start of a script run was cut short by a rerun (a widget change)."""
     for key in RUN_RECORDS:
-        record = ss.get(key)
-        if isinstance(record, RunRecord):  # the DeepDream tab marks its own record
-            record.interrupted("It stopped because a setting was changed (or another tab was opened) "
-                               "while it was running.")
+        request_stop(key, "It stopped because a setting was changed (or another tab was opened) while it was "
+                          "running.")
 
 
-def request_stop(record_key: str) -> None:
+def request_stop(record_key: str, reason: str = "You pressed Stop.") -> None:
+    """Mark the session's run under ``record_key`` as stopped (if it is still running)."""
     record = ss.get(record_key)
     if isinstance(record, RunRecord):
-        record.interrupted("You pressed Stop.")
+        record.interrupted(reason)
 
 
 def live_render(engine: vizcore.Engine, settings: Settings, panel: Panel, record_key: str,
                 labels: Sequence[str]) -> RunRecord:
-    """Optimise, redrawing the pictures, loss curve and progress every few steps; the record lives in
-    session_state so a Stop or rerun keeps the picture as far as it got."""
+    """Optimise ``settings`` live in ``panel`` (see ``live_run``), with live pictures about three times a second
+    at any depth; the measured speed paces the next render."""
     clock = step_clock()
     every = preview_every(clock.estimate(settings, engine.model.layers), settings.steps)
-    record = RunRecord(settings)
+    return live_run(engine.run(settings, preview_every=every), RunRecord(settings), panel, record_key, labels,
+                    measured=partial(clock.record, settings, engine.model.layers))
+
+
+def live_run(frames: Iterator[Frame], record: RunRecord, panel: Panel, record_key: str, labels: Sequence[str],
+             measured: Callable[[Sequence[float]], None] | None = None) -> RunRecord:
+    """Follow a run's frames, redrawing its pictures, loss curve and progress every few steps, with a Stop
+    button; the record lives in session_state so a Stop or rerun keeps the picture as far as it got.
+    ``measured`` gets the engine's seconds per step (the first, which also compiles, left out)."""
     ss[record_key] = record
     panel.stop.button("Stop", key=f"stop_{record_key}", on_click=request_stop, args=(record_key,),
                       help="Stop now and keep the picture as it is.")
@@ -83,52 +94,57 @@ def live_render(engine: vizcore.Engine, settings: Settings, panel: Panel, record
     durations: list[float] = []
     started = last_draw = time.perf_counter()
     pending_pictures = False
-    frames = 0
+    count = 0
     try:
         # Every draw below is a Streamlit call, which is where a Stop or a widget change takes effect.
-        for frame, seconds in timed(engine.run(settings, preview_every=every)):
+        for frame, seconds in timed(frames):
             pending_pictures |= record.update(frame)
-            frames += 1
-            if frame.step > 1:  # the first step also compiles; it says little about the speed
+            count += 1
+            if frame.step > 1:
                 durations.append(seconds)
             if record.status == "done":
-                record.from_cache = frames == 1 and settings.steps > 1  # the engine's disk cache had it
+                record.from_cache = count == 1 and record.total > 1  # the engine's disk cache had it
                 break
             now = time.perf_counter()
             since = now - last_draw
             if frame.step == 1 or since >= REDRAW_SECONDS or (pending_pictures and since >= MIN_REDRAW_SECONDS):
-                bar.progress(frame.step / frame.total,
-                             text=f"Iteration {frame.step} of {frame.total} · {now - started:.1f} s")
-                panel.draw_chart(record.losses, labels, settings.steps)
+                stage = record.stage(frame.step).capitalize()
+                bar.progress(frame.step / frame.total, text=f"{stage} · {now - started:.1f} s")
+                panel.draw_chart(record.losses, labels, record.total)
                 if pending_pictures:
-                    panel.draw_pictures(record.images, [f"Iteration {frame.step} of {frame.total}"] * len(labels))
+                    panel.draw_pictures(record.images, [stage] * len(record.images))
                     pending_pictures = False
                 last_draw = now
     except Exception:
         record.interrupted("It stopped because of an error.")
         raise
     finally:  # no Streamlit calls here: this also runs while a rerun unwinds the loop
-        clock.record(settings, engine.model.layers, durations)
-        LOG.info("%s %s filters %s: %s at iteration %d of %d after %.1f s (%.0f ms per step)", record_key,
-                 settings.layer, ",".join(map(str, settings.filters)), record.status, record.step, settings.steps,
-                 time.perf_counter() - started, 1000 * sum(durations) / max(len(durations), 1))
+        if measured is not None:
+            measured(durations)
+        LOG.info("%s %s %s: %s at %s after %.1f s (%.0f ms per step)", record_key, record.settings.layer,
+                 ", ".join(labels), record.status, record.stage(record.step), time.perf_counter() - started,
+                 1000 * sum(durations) / max(len(durations), 1))
     panel.clear_controls()
     return record
 
 
-def show_stopped(panel: Panel, record: RunRecord, labels: Sequence[str]) -> None:
-    """Where a run that did not finish got to: its last pictures (if any) and why it stopped."""
+def show_stopped(panel: Panel, record: RunRecord, labels: Sequence[str] = ()) -> None:
+    """Where a run that did not finish got to: its last pictures (if any; captioned with ``labels``, or with
+    the step for a single picture) and why it stopped."""
     if record.images is not None:
-        panel.draw_pictures(record.images, [f"{label} · stopped" for label in labels])
+        captions = [f"{label} · stopped" for label in labels] or [f"Stopped at {record.stage(record.step)}"]
+        panel.draw_pictures(record.images, captions)
     stopped_message(record)
 
 
 def stopped_message(record: RunRecord) -> None:
-    st.warning(f"{record.stop_reason} The picture shows how far it got: iteration {record.step} of "
-               f"{record.total}. Press the button again to start over.")
+    st.warning(f"{record.stop_reason} The picture shows how far it got: {record.stage(record.step)}. "
+               "Press the button again to start over.")
 
 
-def settings_changed_note(record: RunRecord, settings: Settings | None) -> None:
-    if settings is not None and record.settings != settings:
-        st.caption("These pictures were made with other settings than the sidebar shows now; "
-                   "press the button to render the current settings.")
+def settings_changed_note(record: RunRecord, settings: Settings | DreamSettings | None,
+                          photo_name: str = "", photo: np.ndarray | None = None) -> None:
+    """A note under pictures made with other settings (or another photo) than the ones chosen now."""
+    if settings is not None and not record.made_with(settings, photo_name, photo):
+        st.caption(f"These pictures were made with other settings{' or another photo' if record.dream else ''} "
+                   "than the ones chosen now; press the button to make them with the current ones.")

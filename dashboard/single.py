@@ -10,7 +10,7 @@ from dashboard.captions import picture_caption, result_caption
 from dashboard.downloads import png_bytes, png_name
 from dashboard.examples import photo_examples
 from dashboard.grid import view_atlas
-from dashboard.live import Panel, live_render, settings_changed_note, stopped_message
+from dashboard.live import Panel, live_render, settings_changed_note, show_stopped
 from dashboard.query import View
 from dashboard.records import RunRecord
 from dashboard.reference import quality_sentence
@@ -101,12 +101,8 @@ def single_filter_tab(engine: vizcore.Engine, view: View, generate: bool) -> Non
                                mime="image/png", on_click="ignore", icon=":material/download:",
                                help="Save this picture as a PNG file.")
             animation_section(engine, record)
-    elif record.images is not None:
-        panel.draw_pictures(record.images, [f"Stopped at iteration {record.step} of {record.total}"])
-        with right:
-            stopped_message(record)
     else:
         with right:
-            stopped_message(record)
+            show_stopped(panel, record)
     with right:
         settings_changed_note(record, settings)

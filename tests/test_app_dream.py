@@ -63,8 +63,9 @@ def test_dreaming_on_a_sample_gives_a_picture_of_its_size_and_a_download() -> No
     record = at.session_state["dream"]
     assert record.status == "done" and record.step == 3
     assert record.settings.layer == "block1_conv1" and record.settings.filter is None
-    assert record.picture.shape == sample_photo("chelsea", 192).shape
-    assert not np.array_equal(record.picture, record.original)
+    assert record.images[0].shape == sample_photo("chelsea", 192).shape
+    assert not np.array_equal(record.images[0], record.photo)
+    assert record.losses.shape == (3, 1)  # the dream's objective at every step: its curve
     assert at.get("download_button")[0].label == "Download PNG"
     captions = [image.captions[0] for image in at.get("image")]
     assert captions == ["Original: Cat", "block1_conv1 · 1 octaves × 3 steps · strength 1.5"]
@@ -93,7 +94,7 @@ def test_an_uploaded_photo_is_dreamed_at_the_chosen_size() -> None:
     button(at, "Dream").click().run()
     assert not at.exception and not at.error
     record = at.session_state["dream"]
-    assert record.photo_name == "holiday.png" and record.picture.shape == (144, 192, 3)
+    assert record.photo_name == "holiday.png" and record.images[0].shape == (144, 192, 3)
 
 
 @pytest.mark.parametrize("content, words", [

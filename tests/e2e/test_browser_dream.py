@@ -61,7 +61,7 @@ def test_stop_keeps_the_picture_as_far_as_it_got(tab: DashboardTab) -> None:
     tab.button("Stop").click()
 
     expect(tab.page.locator(ALERTS).filter(has_text="You pressed Stop")).to_be_visible()
-    expect(tab.page.get_by_text(re.compile(r"^Stopped at step \d+ of 60$"))).to_be_visible()
+    expect(tab.page.get_by_text(re.compile(r"^Stopped at step \d+ of 60 \(octave \d of 3\)$"))).to_be_visible()
     expect(tab.button("Download PNG")).to_have_count(0)
     tab.assert_clean()
 
