@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 from streamlit.delta_generator import DeltaGenerator
 
-from dashboard.query import BLENDS, DEFAULT_MIX, OBJECTIVE_TITLES, View
+from dashboard.query import BLENDS, DEFAULT_MIX, OBJECTIVE_TITLES, View, clamp
 from dashboard.shared import ss
 from vizcore.models import LayerInfo
 
@@ -60,7 +60,7 @@ def blend_controls(bar: DeltaGenerator, count: int, index: int) -> dict[str, obj
     if not blend:
         return {}
     ss.setdefault("blend_filter", (index + 1) % count)
-    ss["blend_filter"] = min(max(ss["blend_filter"], 0), count - 1)  # a smaller layer was chosen
+    ss["blend_filter"] = clamp(ss["blend_filter"], 0, count - 1)  # a smaller layer was chosen
     ss.setdefault("mix", DEFAULT_MIX)
     second = bar.number_input(
         "Second filter", min_value=0, max_value=count - 1, step=1, key="blend_filter",
@@ -81,7 +81,7 @@ def minus_controls(bar: DeltaGenerator, layers: Sequence[LayerInfo], layer: str)
                           help="The layer of the filter that should stay quiet (an earlier one shows what this "
                                "filter adds to it).")
     count = layers[names.index(other)].filters
-    ss["minus_filter"] = min(max(ss.get("minus_filter", 0), 0), count - 1)
+    ss["minus_filter"] = clamp(ss.get("minus_filter", 0), 0, count - 1)
     other_filter = bar.number_input("…and this filter", min_value=0, max_value=count - 1, step=1, key="minus_filter",
                                     help=f"Numbered 0 to {count - 1}.")
     return f"{other}:{int(other_filter)}"

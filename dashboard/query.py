@@ -89,6 +89,11 @@ def lr_step(method: Method) -> float:
     return method.lr_range[0]
 
 
+def clamp(value: float, low: float, high: float) -> float:
+    """``value`` brought into ``low`` .. ``high`` (the nearest end if outside)."""
+    return min(max(value, low), high)
+
+
 def lr_decimals(method: Method) -> int:
     """How many decimals the learning rate needs to be shown exactly (those of the slider's step)."""
     return len(f"{lr_step(method):g}".partition(".")[2])
@@ -98,8 +103,8 @@ def snap_lr(method: Method, value: float) -> float:
     """Clamp ``value`` into the method's range and round it onto the slider's grid."""
     lo, hi = method.lr_range
     step = lr_step(method)
-    snapped = lo + round((min(max(value, lo), hi) - lo) / step) * step
-    return round(min(max(snapped, lo), hi), lr_decimals(method))
+    snapped = lo + round((clamp(value, lo, hi) - lo) / step) * step
+    return round(clamp(snapped, lo, hi), lr_decimals(method))
 
 
 def lr_choices(method: Method) -> list[float]:
@@ -149,7 +154,7 @@ def _filter_in_layer(text: str, layer: str, count: int, role: str) -> tuple[int 
     number = _parse_int(text)
     if number is None:
         return None, f"The link's {role} '{text}' is not a whole number"
-    clamped = min(max(number, 0), count - 1)
+    clamped = clamp(number, 0, count - 1)
     if clamped != number:
         return clamped, f"The link asks for {role} {text}, but {layer} has filters 0 to {count - 1}"
     return clamped, ""
@@ -195,7 +200,7 @@ def view_from_query(params: Mapping[str, str | Sequence[str]], layers: Sequence[
             warnings.append(f"The link's number of iterations '{text}' is not a whole number; "
                             f"using {view.steps}.")
         else:
-            clamped = min(max(number, 1), MAX_ITERATIONS)
+            clamped = clamp(number, 1, MAX_ITERATIONS)
             if clamped != number:
                 warnings.append(f"The link asks for {text} iterations; the page allows 1 to {MAX_ITERATIONS}, "
                                 f"so it uses {clamped}.")
@@ -256,7 +261,7 @@ def objective_from_query(params: Mapping[str, str | Sequence[str]], view: View, 
     text = _first(params.get("mix"))
     if text is not None and view.blend is not None:
         number = _parse_int(text)
-        clamped = DEFAULT_MIX if number is None else min(max(number, 0), 100)
+        clamped = DEFAULT_MIX if number is None else clamp(number, 0, 100)
         if number != clamped:
             warnings.append(f"The link's mix '{text}' is not a whole percentage from 0 to 100; "
                             f"using {clamped} %.")

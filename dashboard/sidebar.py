@@ -9,7 +9,7 @@ import streamlit as st
 
 import vizcore
 from dashboard.objectives import objective_controls, objective_state
-from dashboard.query import MAX_ITERATIONS, View, lr_decimals, lr_step, picture_sizes, view_from_query
+from dashboard.query import MAX_ITERATIONS, View, clamp, lr_decimals, lr_step, picture_sizes, view_from_query
 from dashboard.shared import SINGLE_TAB, ss
 from vizcore.methods import METHODS
 
@@ -58,7 +58,7 @@ def sidebar(model: vizcore.LoadedModel) -> tuple[View, bool]:
              "combines them into textures, patterns and finally parts of objects (block5).")
     count = counts[layer]
     if not 0 <= ss.get("filter", 0) < count:  # a smaller layer was chosen: keep the filter inside it
-        ss["filter"] = min(max(ss.get("filter", 0), 0), count - 1)
+        ss["filter"] = clamp(ss.get("filter", 0), 0, count - 1)
     index = bar.number_input(
         "Filter", min_value=0, max_value=count - 1, step=1, key="filter",
         help=f"Which of the {count} filters of this layer to show, numbered 0 to {count - 1}. "

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from dashboard.query import MAX_ITERATIONS, View, compare_defaults, lr_choices, snap_lr, view_from_query
+from dashboard.query import MAX_ITERATIONS, View, clamp, compare_defaults, lr_choices, snap_lr, view_from_query
 from vizcore.methods import CLASSIC, ROBUST
 from vizcore.models import LayerInfo
 
@@ -83,6 +83,11 @@ def test_bad_values_are_replaced_and_reported(params: dict, expected: dict) -> N
 def test_repeated_keys_use_the_first_value() -> None:
     view, _ = view_from_query({"filter": ["2", "3"]}, LAYERS)
     assert view.filter == 2
+
+
+@pytest.mark.parametrize(("value", "expected"), [(-3, 0), (0, 0), (7, 7), (63, 63), (99, 63), (2.5, 2.5)])
+def test_clamp_brings_a_value_to_the_nearest_end_of_the_range(value: float, expected: float) -> None:
+    assert clamp(value, 0, 63) == expected
 
 
 def test_learning_rates_snap_to_the_slider_grid() -> None:

@@ -171,15 +171,14 @@ def expand_filters(ranges: list[tuple[int, int]] | None, layer: LayerInfo) -> li
 
 def check_batch(batch: int) -> None:
     """Batch size from 1 to the engine's maximum."""
-    if not 1 <= batch <= validate.MAX_BATCH:
-        raise InputError(f"--batch must be from 1 to {validate.MAX_BATCH} (got {batch}).")
+    validate.whole_in_range(batch, 1, validate.MAX_BATCH, f"--batch must be from 1 to {validate.MAX_BATCH} "
+                                                          f"(got {batch}).")
 
 
 def check_grid_layout(args: argparse.Namespace) -> None:
     """Batch size from 1 to the engine's maximum; at least one column."""
     check_batch(args.batch)
-    if args.columns < 1:
-        raise InputError(f"--columns must be at least 1 (got {args.columns}).")
+    validate.whole_in_range(args.columns, 1, math.inf, f"--columns must be at least 1 (got {args.columns}).")
 
 
 # ---------------------------------------------------------------- model, rendering, files
@@ -432,9 +431,9 @@ def run_diversity(args: argparse.Namespace) -> int:
     """Render different pictures of one filter in one batch, save them as one row PNG, print each activation."""
     out = check_output_path(args.out)
     check_numbers(args)
-    if not validate.MIN_COPIES <= args.copies <= validate.MAX_COPIES:
-        raise InputError(f"--copies must be from {validate.MIN_COPIES} to {validate.MAX_COPIES} "
-                         f"(got {args.copies}).")
+    validate.whole_in_range(args.copies, validate.MIN_COPIES, validate.MAX_COPIES,
+                            f"--copies must be from {validate.MIN_COPIES} to {validate.MAX_COPIES} "
+                            f"(got {args.copies}).")
     validate.check_diversity(args.strength)
     from vizcore.objectives import with_diversity  # the engine (and TensorFlow) once the input is checked
     from vizcore.spec import describe

@@ -311,9 +311,8 @@ class ExampleFinder:
 
 def check_count(count: int) -> int:
     """How many examples: a whole number from 1 to MAX_COUNT."""
-    if isinstance(count, bool) or int(count) != count or not 1 <= count <= MAX_COUNT:
-        raise InputError(f"The number of examples must be a whole number from 1 to {MAX_COUNT} (got {count}).")
-    return int(count)
+    return validate.whole_in_range(count, 1, MAX_COUNT, f"The number of examples must be a whole number from 1 to "
+                                                        f"{MAX_COUNT} (got {count}).")
 
 
 SHARED_FINDER = ExampleFinder()

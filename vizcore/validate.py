@@ -1,7 +1,7 @@
 """Checks on user settings, shared by the CLI and the dashboard; each failure says what is allowed."""
 from __future__ import annotations
 
-import math
+import numbers
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, TypeVar
 
@@ -19,52 +19,64 @@ MIN_COPIES, DEFAULT_COPIES, MAX_COPIES = 2, 4, 8  # pictures of a diversity rend
 DEFAULT_DIVERSITY, MAX_DIVERSITY = 1.0, 100.0
 
 
+def whole_in_range(value: object, low: float, high: float, message: str) -> int:
+    """``value`` as an int if it is a whole number from ``low`` to ``high``; otherwise InputError(message)."""
+    whole = isinstance(value, numbers.Integral) or (_is_number(value) and float(value).is_integer())
+    if isinstance(value, bool) or not whole or not low <= value <= high:
+        raise InputError(message)
+    return int(value)
+
+
+def number_in_range(value: object, low: float, high: float, message: str, *, above_low: bool = False) -> float:
+    """``value`` as a float if it is a number from ``low`` (above it if ``above_low``) to ``high``; otherwise
+    InputError(message)."""
+    if not _is_number(value) or not low <= value <= high or (above_low and value == low):
+        raise InputError(message)
+    return float(value)
+
+
+def _is_number(value: object) -> bool:
+    """A real number, not a bool (NaN fails every range check)."""
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
+
+
 def check_filters(layer: LayerInfo, filters: Sequence[int]) -> list[int]:
     """Every filter index must exist in the layer."""
     if not filters:
         raise InputError("Choose at least one filter.")
     if len(filters) > MAX_BATCH:
         raise InputError(f"At most {MAX_BATCH} pictures can be rendered at once (got {len(filters)}).")
-    for index in filters:
-        if isinstance(index, bool) or int(index) != index or not 0 <= index < layer.filters:
-            raise InputError(f"Filter {index} does not exist in {layer.name}: "
-                             f"choose a filter from 0 to {layer.filters - 1}.")
-    return [int(i) for i in filters]
+    return [whole_in_range(index, 0, layer.filters - 1, f"Filter {index} does not exist in {layer.name}: "
+                           f"choose a filter from 0 to {layer.filters - 1}.") for index in filters]
 
 
 def check_steps(steps: int) -> int:
     """Iterations between 1 and MAX_STEPS."""
-    if isinstance(steps, bool) or int(steps) != steps or not 1 <= steps <= MAX_STEPS:
-        raise InputError(f"Iterations must be a whole number from 1 to {MAX_STEPS} (got {steps}).")
-    return int(steps)
+    return whole_in_range(steps, 1, MAX_STEPS, f"Iterations must be a whole number from 1 to {MAX_STEPS} "
+                                               f"(got {steps}).")
 
 
 def check_size(size: int, fixed: int | None = None) -> int:
     """Picture size in pixels between MIN_SIZE and MAX_SIZE; exactly ``fixed`` if the model takes only that size."""
-    if isinstance(size, bool) or int(size) != size or not MIN_SIZE <= size <= MAX_SIZE:
-        raise InputError(f"Image size must be from {MIN_SIZE} to {MAX_SIZE} pixels (got {size}).")
+    size = whole_in_range(size, MIN_SIZE, MAX_SIZE, f"Image size must be from {MIN_SIZE} to {MAX_SIZE} pixels "
+                                                    f"(got {size}).")
     if fixed is not None and size != fixed:
         raise InputError(f"This model only takes pictures of {fixed} x {fixed} pixels: choose image size {fixed} "
                          f"(got {size}).")
-    return int(size)
+    return size
 
 
 def check_learning_rates(rates: Sequence[float]) -> list[float]:
     """Learning rates must be finite numbers above zero and at most MAX_LEARNING_RATE."""
     if not rates:
         raise InputError("Choose at least one learning rate.")
-    for rate in rates:
-        if not isinstance(rate, (int, float)) or not math.isfinite(rate) or not 0 < rate <= MAX_LEARNING_RATE:
-            raise InputError(f"Learning rate must be a number above 0 and at most {MAX_LEARNING_RATE:g} "
-                             f"(got {rate}).")
-    return [float(r) for r in rates]
+    return [number_in_range(rate, 0, MAX_LEARNING_RATE, f"Learning rate must be a number above 0 and at most "
+                            f"{MAX_LEARNING_RATE:g} (got {rate}).", above_low=True) for rate in rates]
 
 
 def check_seed(seed: int) -> int:
     """Random seed: a whole number from 0 to 2**31 - 1."""
-    if isinstance(seed, bool) or int(seed) != seed or not 0 <= seed < 2**31:
-        raise InputError(f"Seed must be a whole number from 0 to {2**31 - 1} (got {seed}).")
-    return int(seed)
+    return whole_in_range(seed, 0, 2**31 - 1, f"Seed must be a whole number from 0 to {2**31 - 1} (got {seed}).")
 
 
 Picture = TypeVar("Picture")
@@ -99,19 +111,18 @@ def check_objectives(objectives: Sequence[Objective], channels: Mapping[str, int
 
 def check_copies(copies: int, objectives: Sequence[Objective]) -> int:
     """Copies from 1 to MAX_COPIES, of one objective that pushes its pictures apart (and only of one)."""
-    if isinstance(copies, bool) or int(copies) != copies or not 1 <= copies <= MAX_COPIES:
-        raise InputError(f"Copies must be a whole number from 1 to {MAX_COPIES} (got {copies}).")
+    copies = whole_in_range(copies, 1, MAX_COPIES, f"Copies must be a whole number from 1 to {MAX_COPIES} "
+                                                   f"(got {copies}).")
     if copies > 1 and len(objectives) > 1:
         raise InputError("Different copies are made of one picture: choose one filter, one learning rate "
                          "and one mix.")
     if (copies > 1) != objectives[0].couples_pictures:
         raise InputError("Copies need an objective that pushes them apart, e.g. 'block1_conv1:0 - "
                          "diversity(block1_conv1)', and such an objective needs at least two copies.")
-    return int(copies)
+    return copies
 
 
 def check_diversity(strength: float) -> float:
     """Diversity strength: a number from 0 to MAX_DIVERSITY."""
-    if isinstance(strength, bool) or not isinstance(strength, (int, float)) or not 0 <= strength <= MAX_DIVERSITY:
-        raise InputError(f"Diversity strength must be a number from 0 to {MAX_DIVERSITY:g} (got {strength}).")
-    return float(strength)
+    return number_in_range(strength, 0, MAX_DIVERSITY, f"Diversity strength must be a number from 0 to "
+                                                       f"{MAX_DIVERSITY:g} (got {strength}).")
