@@ -13,9 +13,10 @@ from dashboard.diversity import diversity_tab
 from dashboard.dream import dream_tab
 from dashboard.grid import layer_grid_tab
 from dashboard.live import mark_interrupted_runs
-from dashboard.shared import SINGLE_TAB, engine_or_stop, reported
+from dashboard.shared import SINGLE_TAB, engine_or_stop, reported, ss
 from dashboard.sidebar import restore_view, share_view, sidebar
 from dashboard.single import single_filter_page
+from dashboard.tour import STORY, TOUR_TAB, offer_tour, stop_from_link, tour_query, tour_tab
 from dashboard.uploads import own_model_panel
 
 
@@ -23,19 +24,21 @@ def main() -> None:
     """The page: model, sidebar, warnings about the link, then the open tab."""
     st.set_page_config(page_title="Filter Explorer", layout="wide")
     engine = engine_or_stop()
-    warnings = restore_view(engine.model.layers)
+    warnings = restore_view(engine.model.layers) + open_tour_from_link()
     mark_interrupted_runs()
     view, generate = sidebar(engine.model)
     own_model_panel(engine.model)
-    share_view(view)
+    share_view(view, tour_query())
     st.title("Filter Explorer")
     st.caption("What does each filter of an image-recognition network look for? Pick a layer and a filter, "
                "press Generate and watch the answer form.")
     for warning in warnings:
         st.warning(warning)
+    offer_tour()
     # Only the open tab runs, so a hidden tab never starts work.
     pages = {  # what each tab shows, and what it was doing if it fails
         SINGLE_TAB: (lambda: single_filter_page(engine, view, generate), "showing the picture"),
+        TOUR_TAB: (lambda: tour_tab(engine, view), "showing the tour"),
         "Compare learning rates": (lambda: compare_tab(engine, view), "comparing learning rates"),
         "Diversity": (lambda: diversity_tab(engine, view), "rendering different copies"),
         "Layer grid": (lambda: layer_grid_tab(engine, view), "showing the layer grid"),
@@ -47,6 +50,17 @@ def main() -> None:
             draw, doing = pages[label]
             with tab, reported(doing):
                 draw()
+
+
+def open_tour_from_link() -> list[str]:
+    """Once per visit, a ``?tour=N`` link opens the Tour at stop N; returns a warning if N is not a stop."""
+    if ss.get("tour_link_read"):
+        return []
+    ss["tour_link_read"] = True
+    stop, warning = stop_from_link(st.query_params.get("tour"), len(STORY))
+    if stop is not None:
+        ss.update(tab=TOUR_TAB, tour_stop=stop)
+    return [warning] if warning else []
 
 
 if __name__ == "__main__":

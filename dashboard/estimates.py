@@ -87,9 +87,9 @@ class StepClock:
 
     def record(self, settings: Settings, layers: Sequence[LayerInfo], durations: Sequence[float]) -> None:
         """Remember the mean measured step duration; steps over 10 x the median compiled and are left out (their
-        time beyond a plain step is remembered as compile time)."""
+        time beyond a plain step is remembered as compile time). ``durations``: every step, the first included."""
         if durations:
-            typical = float(np.median(durations))
+            typical = float(np.median(durations[1:] or durations))  # the first step always compiles
             seconds = float(np.mean([d for d in durations if d <= 10 * typical]))
             compiling = sum(d - seconds for d in durations if d > 10 * typical)
             with self._lock:

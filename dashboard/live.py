@@ -100,8 +100,7 @@ def live_run(frames: Iterator[Frame], record: RunRecord, panel: Panel, record_ke
         for frame, seconds in timed(frames):
             pending_pictures |= record.update(frame)
             count += 1
-            if frame.step > 1:
-                durations.append(seconds)
+            durations.append(seconds)
             if record.status == "done":
                 record.from_cache = count == 1 and record.total > 1  # the engine's disk cache had it
                 break

@@ -31,7 +31,7 @@ if not LOG.handlers:  # the script re-runs on every interaction; configure the l
     LOG.propagate = False
 
 ss = st.session_state
-RUN_RECORDS = ("single", "compare", "grid", "diversity", "dream")  # session keys of each tab's last run
+RUN_RECORDS = ("single", "compare", "grid", "diversity", "dream", "tour")  # session keys of each tab's last run
 PHOTO_UPLOAD_MB = MAX_PHOTO_BYTES // (1024 * 1024)  # photo uploaders refuse bigger files in the browser already
 UPLOAD_SOURCE = "upload"
 SINGLE_TAB = "Single filter"  # the tab that Generate and "Open filter" switch to

@@ -26,9 +26,9 @@ def restore_view(layers: Sequence[vizcore.LayerInfo]) -> list[str]:
     return warnings
 
 
-def share_view(view: View) -> None:
-    """Keep the URL equal to the view, so the address bar can be copied and shared."""
-    wanted = view.to_query()
+def share_view(view: View, extra: dict[str, str]) -> None:
+    """Keep the URL equal to the view (and ``extra`` parameters), so the address bar can be copied and shared."""
+    wanted = view.to_query() | extra
     if st.query_params.to_dict() != wanted:
         st.query_params.from_dict(wanted)
 

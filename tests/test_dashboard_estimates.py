@@ -41,7 +41,7 @@ def test_a_first_render_adds_the_compile_time_measured_so_far() -> None:
     assert clock.render_seconds(settings(), LAYERS, compiled=True) == pytest.approx(per_step * steps)
     assert clock.render_seconds(settings(), LAYERS, compiled=False) == pytest.approx(
         per_step * steps + StepClock.FIRST_COMPILE_SECONDS)
-    clock.record(settings(), LAYERS, [0.1, 0.1, 5.1, 0.1, 3.1])  # two steps compiled: 5 + 3 s more than a step
+    clock.record(settings(), LAYERS, [5.1, 0.1, 0.1, 3.1, 0.1])  # two steps compiled: 5 + 3 s more than a step
     assert clock.render_seconds(settings(), LAYERS, compiled=False) == pytest.approx(0.1 * steps + 8.0)
 
 

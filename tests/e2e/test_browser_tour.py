@@ -1,0 +1,69 @@
+"""The Tour in a real Chromium against a real Streamlit server and the offline VGG16: a walk from the first stop to
+the last with Next, back with the left arrow key and Back, and a link that opens a stop. Each stop's pictures are
+made live with a few iterations at 64 px (the point is the page; `make screenshots` renders more for the docs)."""
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pytest
+from harness import ROOT, DashboardServer, DashboardTab, Screenshot
+from playwright.sync_api import expect
+
+pytestmark = pytest.mark.browser
+
+STOP_TIMEOUT_MS = 180_000  # a stop's first visit compiles its layer's steps and searches the photos
+
+
+@pytest.fixture(scope="module", autouse=True)
+def natural_measurements(dashboard: DashboardServer) -> None:
+    """The server's natural-photo measurements, if no test made them yet: random responses stand in for the
+    minute the real ones take (which filters the stops show is checked by tests/test_app_tour.py)."""
+    import vizcore
+    from vizcore import metrics
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("VIZCORE_CACHE", str(dashboard.cache_dir))
+        model = vizcore.load_model("hed-vgg16")  # the weights the server converted into its cache
+        path = metrics.reference_path(model)
+    if not path.exists():
+        rng = np.random.default_rng(0)
+        np.savez(path, **{info.name: rng.random(info.filters).astype(np.float32) for info in model.layers})
+
+
+def stop_heading(tab: DashboardTab, number: int) -> re.Match:
+    """Wait for stop ``number``'s heading and its finished pictures; return the heading's match."""
+    heading = tab.page.get_by_text(re.compile(rf"^Stop {number} of \d+: "))
+    expect(heading).to_be_visible(timeout=STOP_TIMEOUT_MS)
+    layer = re.match(r"(\w+), filter", tab.page.get_by_text(re.compile(r"chosen because natural photos")).inner_text())
+    expect(tab.page.get_by_text(re.compile(rf"^{layer.group(1)} filter \d+ · Robust")).first).to_be_visible(
+        timeout=STOP_TIMEOUT_MS)
+    return re.match(r"Stop (\d+) of (\d+)", heading.inner_text())
+
+
+def test_the_tour_walks_forward_and_back_and_a_link_opens_a_stop(tab: DashboardTab, screenshot: Screenshot,
+                                                                making_docs: bool) -> None:
+    steps = 96 if making_docs else 3
+    tab.open(f"?steps={steps}&size={128 if making_docs else 64}")
+    with tab.rerun():
+        tab.button("Take the tour").click()
+    count = int(stop_heading(tab, 1).group(2))
+    for number in range(2, count + 1):
+        with tab.rerun():
+            tab.button("Next →").click()
+        stop_heading(tab, number)
+        assert f"tour={number}" in tab.page.url, tab.page.url
+        if making_docs and number == 4:
+            screenshot(tab, ROOT / "docs" / "screenshots" / "tour.png")
+    expect(tab.button("Next →")).to_be_disabled()
+    with tab.rerun():
+        tab.page.keyboard.press("ArrowLeft")
+    stop_heading(tab, count - 1)
+    with tab.rerun():
+        tab.button("← Back").click()
+    stop_heading(tab, count - 2)
+    tab.assert_clean()
+
+    tab.open(f"?tour=3&steps={steps}&size=64")
+    stop_heading(tab, 3)
+    tab.assert_clean()
