@@ -79,17 +79,40 @@ def test_filter_range_beyond_the_layer_names_the_range():
         cli.expand_filters(cli.parse_filter_ranges("60-70"), BLOCK1)
 
 
-def test_progress_bar_off_a_terminal_prints_a_few_lines_ending_at_100_percent():
+class Terminal(io.StringIO):
+    """A stream that says it is a terminal."""
+
+    def isatty(self) -> bool:
+        return True
+
+
+def test_progress_bar_off_a_terminal_names_the_work_then_prints_one_plain_line_when_done(capsys):
     stream = io.StringIO()
-    bar = cli.ProgressBar(1000, "block1_conv1", stream)
+    bar = cli.ProgressBar(1000, "block1_conv1 filter 3", stream)
     for done in range(1, 1001):
         bar.update(done)
     bar.close()
-    lines = stream.getvalue().splitlines()
-    assert len(lines) == 5  # 0 %, 25 %, 50 %, 75 %, 100 %
-    assert "100%" in lines[-1] and "1000/1000" in lines[-1] and "ETA 0:00" in lines[-1]
-    assert "ETA ?" in lines[0]
-    assert re.search(r"ETA \d+:\d\d$", lines[1]), lines[1]  # known once steps have been timed
+    assert re.fullmatch(r"block1_conv1 filter 3 \(1000 steps\)\n1000/1000 - \d+s - \d+us/step\n", stream.getvalue())
+    assert capsys.readouterr().out == ""  # stdout carries the results (e.g. --json) only
+
+
+def test_progress_bar_on_a_terminal_is_redrawn_in_place_and_ends_its_line(capsys):
+    stream = Terminal()
+    bar = cli.ProgressBar(40, "grid", stream, unit="filter")
+    for done in range(1, 41):
+        bar.update(done)
+    text = stream.getvalue()
+    assert text.startswith("grid (40 filters)\n") and text.endswith("\n") and text.count("\n") == 2
+    assert "\r" in text and "40/40" in text and "/filter" in text
+    assert capsys.readouterr().out == ""
+
+
+def test_an_unfinished_bar_on_a_terminal_ends_its_line_on_close():
+    stream = Terminal()
+    bar = cli.ProgressBar(10, "render", stream)
+    bar.update(3)
+    bar.close()
+    assert stream.getvalue().endswith("\n") and not stream.getvalue().endswith("\n\n")
 
 
 def test_grid_picture_has_margins_and_label_rows():
@@ -241,7 +264,7 @@ def test_render_writes_a_png_and_a_json_report(cache_folder, tmp_path):
     assert report["quality"] is None or report["quality"] > 0
     picture = Image.open(out)
     assert (picture.format, picture.size, picture.mode) == ("PNG", (64, 64), "RGB")
-    assert "100%" in done.stderr and "ETA" in done.stderr
+    assert "block1_conv1 filter 3 (10 steps)" in done.stderr and "10/10 - " in done.stderr
     assert "oneDNN" not in done.stderr and "cuInit" not in done.stderr, done.stderr  # TensorFlow starts quietly
     assert "block1_conv1 filter 3 | robust | weights hed-vgg16 | activation" in done.stderr
     assert [p.name for p in tmp_path.iterdir()] == ["filter3.png"]  # no temporary files left
@@ -275,7 +298,7 @@ def test_grid_of_four_filters_writes_a_labelled_png(cache_folder, tmp_path, caps
     margin, label = cli.GRID_MARGIN, cli.GRID_LABEL_HEIGHT
     assert Image.open(out).size == (margin + 2 * (64 + margin), margin + 2 * (64 + label + margin))
     assert "block1_conv1 4 filters | robust | weights hed-vgg16" in done.stdout
-    assert "40/40 steps" in done.stderr  # one bar over both batches: 4 filters x 10 steps
+    assert "(40 steps)" in done.stderr and "40/40 - " in done.stderr  # one bar over both batches: 4 filters x 10
 
 
 @pytest.mark.slow
@@ -300,7 +323,7 @@ def test_ctrl_c_exits_130_without_traceback_or_partial_file(cache_folder, tmp_pa
     seen = []
     for line in process.stderr:  # wait until the progress bar has started
         seen.append(line)
-        if "0/5000 steps" in line:
+        if "(5000 steps)" in line:
             break
     process.send_signal(signal.SIGINT)
     rest = process.communicate(timeout=120)[1]

@@ -42,7 +42,7 @@ def test_dream_writes_a_png_of_the_photo_size_and_reports_progress(cache_folder,
                            "--filter", "7", *SMALL, "--out", str(out)], env=env, capture_output=True, text=True,
                           timeout=600)
     assert done.returncode == 0, done.stderr
-    assert "100% 6/6 steps" in done.stderr and "Traceback" not in done.stderr
+    assert "(6 steps)" in done.stderr and "6/6 - " in done.stderr and "Traceback" not in done.stderr
     assert "dream block3_conv1 filter 7 | 2 octaves x 3 steps" in done.stdout
     with Image.open(out) as picture:
         assert (picture.format, picture.size) == ("PNG", (128, 85))  # the photo shrunk to 128 px

@@ -47,62 +47,30 @@ DEFAULT_SIZE = 128
 
 
 class ProgressBar:
-    """A progress bar with ETA on stderr: redrawn in place on a terminal, a line per quarter otherwise."""
+    """Keras's ``Progbar`` on stderr after a line naming the work: redrawn in place on a terminal, one line
+    when done otherwise. (Keras writes to stdout, which carries the commands' results.)"""
 
-    def __init__(self, total: int, label: str, stream: TextIO | None = None, width: int = 30, unit: str = "steps"):
-        self.total, self.label, self.width, self.unit = max(total, 1), label, width, unit
-        self.detail = ""  # shown after the counts, e.g. per-layer progress
+    def __init__(self, total: int, label: str, stream: TextIO | None = None, unit: str = "step"):
+        import keras  # only commands that render get here: `vizcore --help` and `layers` stay without Keras
+
         self.stream = stream or sys.stderr
         self.live = self.stream.isatty()
         self.start = time.monotonic()
-        self._last_draw = -math.inf
-        self._last_quarter = -1
-        self._first: tuple[int, float] | None = None  # ETA counts from the first step, after compiling
+        self.total, self.done = total, 0
+        print(f"{label} ({total} {unit}s)", file=self.stream, flush=True)
+        self.bar = keras.utils.Progbar(total, verbose=1 if self.live else 2, unit_name=unit)
         self.update(0)
 
     def update(self, done: int) -> None:
         """Show that ``done`` of ``total`` units are finished."""
-        now = time.monotonic()
-        if self._first is None and done > 0:
-            self._first = (done, now)
-        if self.live:
-            if done >= self.total or now - self._last_draw >= 0.1:
-                self.stream.write("\r" + self.line(done, now) + "\033[K")
-                self._last_draw = now
-        elif done * 4 // self.total > self._last_quarter:
-            self._last_quarter = done * 4 // self.total
-            self.stream.write(self.line(done, now) + "\n")
-        self.stream.flush()
-
-    def line(self, done: int, now: float) -> str:
-        """The bar, percentage, counts, elapsed time and ETA as one line."""
-        fraction = min(done / self.total, 1.0)
-        filled = round(fraction * self.width)
-        elapsed = now - self.start
-        return (f"{self.label} [{'#' * filled}{'.' * (self.width - filled)}] {fraction:4.0%} "
-                f"{done}/{self.total} {self.unit}{self.detail}, {format_seconds(elapsed)} elapsed, "
-                f"ETA {self.eta(done, now)}")
-
-    def eta(self, done: int, now: float) -> str:
-        """Time left at the pace since the first finished step ('?' until that pace is known)."""
-        if done >= self.total:
-            return format_seconds(0)
-        if self._first is None or done <= self._first[0]:
-            return "?"
-        first_done, first_time = self._first
-        return format_seconds((now - first_time) / (done - first_done) * (self.total - done))
+        self.done = done
+        with contextlib.redirect_stdout(self.stream):
+            self.bar.update(done)
 
     def close(self) -> None:
-        """End the in-place line so later output starts on a fresh line."""
-        if self.live:
-            self.stream.write("\n")
-            self.stream.flush()
-
-
-def format_seconds(seconds: float) -> str:
-    """Seconds as m:ss."""
-    minutes, rest = divmod(round(seconds), 60)
-    return f"{minutes}:{rest:02d}"
+        """End a bar left unfinished (an error or Ctrl-C) so later output starts on a fresh line."""
+        if self.live and self.done < self.total:
+            print(file=self.stream, flush=True)
 
 
 # ---------------------------------------------------------------- input checks
@@ -474,12 +442,14 @@ def run_atlas(args: argparse.Namespace) -> int:
     if not args.no_quality:  # here, once: not in every Ray worker at the same time
         prepare_natural_reference(model)
     total = sum(model.layer(name).filters for name in layers)
-    bar = ProgressBar(total, "atlas", unit="filters")
+    bar = ProgressBar(total, f"atlas {', '.join(layers)}", unit="filter")
     before = finished_filters(book, layers)
 
     def progress(counts: dict[str, tuple[int, int]]) -> None:
-        bar.detail = layer_counts(counts)
-        bar.update(sum(done for done, _ in counts.values()))
+        finished = sum(done for done, _ in counts.values())
+        bar.update(finished)
+        if not bar.live:  # a log gets a line per finished batch, with the counts of the unfinished layers
+            print(f"{finished}/{total} filters{layer_counts(counts)}", file=sys.stderr, flush=True)
 
     workers = (atlas.ray_renderer(args.ray, model_factory(args), model.fingerprint)
                if args.ray else contextlib.nullcontext(atlas.local_renderer(engine)))
