@@ -77,8 +77,8 @@ def test_first_visit_shows_every_control_and_the_weights_in_use() -> None:
         assert widgets and widgets[0].help, f"{label} needs plain-words help"
     assert [b.label for b in at.sidebar.button] == ["Random filter", "Generate", "Use this model"]
     assert any("HED-VGG16" in caption.value for caption in at.sidebar.caption)
-    assert [tab.label for tab in at.tabs] == ["Single filter", "Compare learning rates", "Diversity", "Layer grid",
-                                             "DeepDream", "About"]
+    assert [tab.label for tab in at.tabs] == ["Single filter", "Tour", "Compare learning rates", "Diversity",
+                                             "Layer grid", "DeepDream", "About"]
     assert not at.error and not at.warning
 
 

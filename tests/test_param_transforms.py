@@ -81,7 +81,7 @@ def test_random_affine_is_deterministic_per_seed_and_shared_by_the_batch(rng):
 
 
 def test_coarse_stages_use_a_smaller_tile_where_the_layer_sees_little():
-    assert ROBUST.stages(128, 256, "channel", receptive_field=5) == [Stage(32, 224), Stage(128, 32)]
-    assert ROBUST.stages(128, 256, "channel", receptive_field=196) == [Stage(64, 224), Stage(128, 32)]
-    assert ROBUST.stages(128, 256, "neuron", receptive_field=5) == [Stage(128, 256)]  # one object, not a texture
-    assert ROBUST.stages(40, 256, "channel", receptive_field=5) == [Stage(40, 256)]  # the tile would be too small
+    assert ROBUST.stages(128, 256, True, receptive_field=5) == [Stage(32, 224), Stage(128, 32)]
+    assert ROBUST.stages(128, 256, True, receptive_field=196) == [Stage(64, 224), Stage(128, 32)]
+    assert ROBUST.stages(128, 256, False, receptive_field=5) == [Stage(128, 256)]  # one object, not a texture
+    assert ROBUST.stages(40, 256, True, receptive_field=5) == [Stage(40, 256)]  # the tile would be too small
