@@ -157,11 +157,12 @@ def tour_tab(engine: vizcore.Engine, view: View) -> None:
     st.caption(f"{stop.layer}, filter{'s' if len(stop.filters) > 1 else ''} {filters}: chosen because natural "
                f"photos excite {'them' if len(stop.filters) > 1 else 'it'} most clearly.")
     back, step, forward = st.columns([1, 2, 1])
-    back.button("← Back", key="tour_back", on_click=go_to, args=(index - 1,), disabled=index == 0,
-                shortcut="Left", width="stretch", help="The previous stop (left arrow key).")
+    back.button("Back", key="tour_back", icon=":material/arrow_back:", on_click=go_to, args=(index - 1,),
+                disabled=index == 0, shortcut="Left", width="stretch", help="The previous stop (left arrow key).")
     step.progress((index + 1) / len(stops), text=f"Stop {index + 1} of {len(stops)}")
-    forward.button("Next →", key="tour_next", on_click=go_to, args=(index + 1,), disabled=index == len(stops) - 1,
-                   shortcut="Right", type="primary", width="stretch", help="The next stop (right arrow key).")
+    forward.button("Next", key="tour_next", icon=":material/arrow_forward:", on_click=go_to, args=(index + 1,),
+                   disabled=index == len(stops) - 1, shortcut="Right", type="primary", width="stretch",
+                   help="The next stop (right arrow key).")
     stop_pictures(engine, replace(view, layer=stop.layer), stop.filters)
     photo_examples(engine, stop.layer, stop.filters[0])
 
