@@ -42,6 +42,21 @@ def preview_every(step_seconds: float, steps: int, target: float = PREVIEW_SECON
     return max(1, min(steps, round(target / max(step_seconds, 1e-6))))
 
 
+def duration_words(seconds: float) -> str:
+    """A duration in plain words: seconds under a minute and a half, else minutes."""
+    if seconds < 90:
+        count = max(1, round(seconds))
+        return f"{count} second{'s' if count > 1 else ''}"
+    return f"{round(seconds / 60)} minutes"
+
+
+def seconds_left(durations: Sequence[float], step: int, total: int) -> float | None:
+    """The time a run still needs at the pace of its steps so far (the median step; the first, which compiles,
+    left out); None until a second step was measured."""
+    pace = durations[1:]
+    return float(np.median(pace)) * (total - step) if pace else None
+
+
 class StepClock:
     """Measured seconds per step, by (layer, method, size, batch); shared by all sessions, thread-safe.
 

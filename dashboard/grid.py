@@ -8,6 +8,7 @@ from collections.abc import Sequence
 import streamlit as st
 
 import vizcore
+from dashboard.estimates import duration_words
 from dashboard.live import Panel, live_render, stopped_message
 from dashboard.query import View
 from dashboard.records import RunRecord
@@ -124,10 +125,3 @@ def layer_grid_tab(engine: vizcore.Engine, view: View) -> None:
         record = live_render(engine, settings, panel, "grid", [f"filter {f}" for f in filters])
     with panel.pictures.container():
         draw_tiles(info.name, filters, record.images, [f"Filter {index}" for index in filters])
-
-
-def duration_words(seconds: float) -> str:
-    """A duration in plain words: seconds under a minute and a half, else minutes."""
-    if seconds < 90:
-        return f"{max(1, round(seconds))} seconds"
-    return f"{round(seconds / 60)} minutes"

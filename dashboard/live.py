@@ -14,7 +14,7 @@ import streamlit as st
 
 import vizcore
 from dashboard.charts import loss_chart_spec, loss_columns
-from dashboard.estimates import preview_every, timed
+from dashboard.estimates import duration_words, preview_every, seconds_left, timed
 from dashboard.records import RunRecord
 from dashboard.shared import LOG, RUN_RECORDS, ss, step_clock
 from vizcore.dream import DreamSettings
@@ -107,11 +107,13 @@ def live_run(frames: Iterator[Frame], record: RunRecord, panel: Panel, record_ke
             now = time.perf_counter()
             since = now - last_draw
             if frame.step == 1 or since >= REDRAW_SECONDS or (pending_pictures and since >= MIN_REDRAW_SECONDS):
-                stage = record.stage(frame.step).capitalize()
-                bar.progress(frame.step / frame.total, text=f"{stage} · {now - started:.1f} s")
+                stage = record.stage(frame.step)
+                left = seconds_left(durations, frame.step, record.total)
+                bar.progress(frame.step / frame.total, text=f"{stage.capitalize()} · {now - started:.1f} s" +
+                             ("" if left is None else f" · about {duration_words(left)} left"))
                 panel.draw_chart(record.losses, labels, record.total)
                 if pending_pictures:
-                    panel.draw_pictures(record.images, [stage] * len(record.images))
+                    panel.draw_pictures(record.images, picture_labels(labels, stage, len(record.images)))
                     pending_pictures = False
                 last_draw = now
     except Exception:
@@ -125,6 +127,12 @@ def live_run(frames: Iterator[Frame], record: RunRecord, panel: Panel, record_ke
                  1000 * sum(durations) / max(len(durations), 1))
     panel.clear_controls()
     return record
+
+
+def picture_labels(labels: Sequence[str], stage: str, count: int) -> list[str]:
+    """Captions of a run's live pictures: each one's label and how far the run is ('filter 12 · iteration 40 of
+    256'), or the stage alone when the pictures have no labels of their own."""
+    return [f"{label} · {stage}" for label in labels] if len(labels) == count else [stage.capitalize()] * count
 
 
 def show_stopped(panel: Panel, record: RunRecord, labels: Sequence[str] = ()) -> None:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from dashboard.estimates import StepClock, preview_every
+from dashboard.estimates import StepClock, duration_words, preview_every, seconds_left
 from vizcore.models import LayerInfo
 from vizcore.objectives import channel, channels
 from vizcore.render import Settings
@@ -48,3 +48,18 @@ def test_a_first_render_adds_the_compile_time_measured_so_far() -> None:
 def test_a_coarse_to_fine_render_is_guessed_cheaper_per_iteration() -> None:
     robust, lucid = (Settings((channel("conv2", 0),), method, 256, 128, (0.05,)) for method in ("robust", "lucid"))
     assert StepClock.guess(robust, LAYERS) == pytest.approx(StepClock.guess(lucid, LAYERS) * (0.875 / 4 + 0.125))
+
+
+def test_time_left_follows_the_pace_measured_so_far_and_durations_read_plainly() -> None:
+    assert seconds_left([4.0], 1, 100) is None  # only the first step, which compiles
+    assert seconds_left([4.0, 0.1, 0.3, 0.1], 4, 104) == pytest.approx(10.0)  # the median step, 100 to go
+    assert [duration_words(s) for s in (0.2, 42.4, 89, 150)] == ["1 second", "42 seconds", "89 seconds",
+                                                                 "2 minutes"]
+
+
+def test_live_pictures_keep_their_labels() -> None:
+    from dashboard.live import picture_labels
+
+    assert picture_labels(["filter 3", "filter 4"], "iteration 5 of 9", 2) == ["filter 3 · iteration 5 of 9",
+                                                                              "filter 4 · iteration 5 of 9"]
+    assert picture_labels([], "iteration 5 of 9", 1) == ["Iteration 5 of 9"]

@@ -2,6 +2,8 @@
 atlas picture in the Single filter tab."""
 from __future__ import annotations
 
+import re
+
 import pytest
 from harness import DashboardServer, DashboardTab
 from playwright.sync_api import expect
@@ -46,4 +48,18 @@ def test_the_layer_grid_browses_an_atlas_and_opens_its_pictures(tab: DashboardTa
         tab.button("Download PNG").click()
     atlas_png = next((dashboard.cache_dir / "atlas").glob(f"*/block1_conv1/{number}.png"))
     assert download.value.path().read_bytes() == atlas_png.read_bytes()
+    tab.assert_clean()
+
+
+def test_the_layer_grid_keeps_filter_numbers_while_rendering_and_says_how_long_is_left(tab: DashboardTab):
+    tab.open("?layer=block2_conv2&filter=0&method=robust&steps=400&size=64")  # no atlas of block2_conv2
+    with tab.rerun():
+        tab.page.get_by_role("tab", name="Layer grid").click()
+    expect(tab.page.get_by_text("takes about", exact=False)).to_be_visible()
+    tab.button("Render this page").click()
+    expect(tab.page.get_by_text(re.compile(r"^filter 15 · iteration \d+ of 400$"))).to_be_visible(timeout=120_000)
+    expect(tab.page.get_by_text(re.compile(r"^Iteration \d+ of 400 · [\d.]+ s · about \d+ \w+ left$"))).to_be_visible()
+    with tab.rerun():
+        tab.button("Stop").click()
+    expect(tab.page.get_by_text(re.compile(r"You pressed Stop"))).to_be_visible()
     tab.assert_clean()
