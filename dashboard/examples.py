@@ -1,5 +1,5 @@
-"""The Single filter tab's section "Photos that excite this filter": the top photo crops with their
-response, heat maps of where the filter fires, and an uploader for the visitor's own photos.
+"""The Single filter tab's section "Photos that excite this filter": the top places (small ones in context)
+with their response in words, heat maps of where the filter fires, and an uploader for the visitor's own photos.
 
 Streamlit-only glue; the search is ``vizcore.examples`` (its map cache is shared by all visitors).
 """
@@ -93,19 +93,31 @@ def example_search(model: vizcore.LoadedModel, layer: str, filter_index: int,
     return kept[1]
 
 
+def response_words(relative: float) -> str:
+    """How strongly the filter responds at a place, in plain words: its response relative to its mean."""
+    if relative < 1.1:
+        return "response no stronger than on an average place"
+    times = f"{relative:.0f}" if relative >= 10 else f"{relative:.1f}"
+    return f"response {times}× stronger than on an average place"
+
+
 def draw_examples(found: Sequence[Example], layer: str, filter_index: int, photo_count: int) -> None:
-    """The crops in a row with their responses, then the heat maps in an expander."""
+    """The places in a row (small ones in context) with their responses in words, then the heat maps in an
+    expander."""
     if not found:
         st.info(f"{examples.SILENT_NOTE} ({layer}, filter {filter_index}, {photo_count} photos.)")
         return
+    shown = ("Each picture is a piece of the photo around the place, the part the filter sees outlined"
+             if found[0].context is not None else "Each crop is the part of the photo the filter sees")
     st.caption(f"The {len(found)} places in {photo_count} photos where {layer} filter {filter_index} responds "
-               f"most (at most {examples.PER_PHOTO} per photo). Each crop is the part of the photo the filter "
-               "sees; the number is how strongly it responds there.")
+               f"most (at most {examples.PER_PHOTO} per photo). {shown}. \"Stronger than on an average place\" "
+               f"compares with the filter's mean response over every place of these {photo_count} photos.")
     for column, example in zip(st.columns(len(found)), found):
-        column.image(example.crop, caption=f"{example.photo} · response {example.activation:.3g}", width="stretch")
+        column.image(example.picture, caption=f"{example.photo} · {response_words(example.relative)}",
+                     width="stretch")
     with st.expander("Where in each photo the filter fires (heat maps)"):
         st.caption("Bright yellow: the strongest response; orange and purple: weaker; dark: none. "
-                   "The box marks the crop shown above.")
+                   "The box marks the part of the photo the filter sees at each place shown above.")
         for start in range(0, len(found), HEAT_COLUMNS):
             for column, rank, example in zip(st.columns(HEAT_COLUMNS), range(start + 1, len(found) + 1),
                                              found[start:]):

@@ -33,6 +33,9 @@ def spot_model(design: str) -> LoadedModel:
         x = keras.layers.Conv2D(1, 3, padding="same", activation="relu", name="last")(x)
     elif design == "valid":
         x = keras.layers.Conv2D(1, 5, padding="valid", activation="relu", name="last")(inputs)
+    elif design == "wide":  # a receptive field too large to be shown in context
+        x = keras.layers.Conv2D(1, examples.CONTEXT_BELOW_PX + 1, padding="valid", activation="relu", name="last")(
+            inputs)
     elif design == "strided":
         x = keras.layers.Conv2D(1, 3, padding="same", activation="relu", name="conv1")(inputs)
         x = keras.layers.Conv2D(1, 3, strides=2, padding="same", activation="relu", name="last")(x)
@@ -42,7 +45,7 @@ def spot_model(design: str) -> LoadedModel:
             layer.set_weights([centre_kernel(layer.kernel.shape[2], layer.kernel_size[0]),
                                np.zeros(1, np.float32)])
     return LoadedModel(model, "spot", "hand-built", "spot detector", weights_fingerprint(model),
-                       lambda x: x / 255.0, None, conv_catalog(model))
+                       lambda x: x / 255.0, layers=conv_catalog(model))
 
 
 def dark_photo(name: str, shape: tuple[int, int], spot: tuple[int, int] | None = None) -> Photo:
@@ -118,8 +121,11 @@ def test_ranking_across_photos(tiny: LoadedModel) -> None:
     values = [example.activation for example in found]
     assert values == sorted(values, reverse=True)
     assert values[0] == pytest.approx(max(float(m[1].max()) for m in maps))
+    mean = sum(float(m[1].sum()) for m in maps) / sum(m[1].size for m in maps)
     for example in found:
         assert example.activation == pytest.approx(float(maps[names.index(example.photo)][1][example.cell]))
+        assert example.relative == pytest.approx(example.activation / mean, rel=1e-5)
+    assert found[0].relative > 1
     assert max(names.count(n) for n in [e.photo for e in found]) <= examples.PER_PHOTO
     assert all(max(e.crop.shape[:2]) >= examples.DISPLAY_PX for e in found)
     assert finder._feature_maps(tiny, "conv2").experimental_get_tracing_count() == 1  # photos of 4 sizes, one trace
@@ -136,6 +142,49 @@ def test_a_tiny_crop_is_enlarged_pixel_for_pixel_and_the_overlay_marks_the_box(t
     assert example.overlay.shape == photo.shape
     assert tuple(example.overlay[box.top, box.left]) == examples.BOX_COLOUR
     assert not np.array_equal(example.overlay, photo)
+
+
+def ring(shape: tuple[int, int], box: Box, width: int) -> np.ndarray:
+    """A mask of the ``width`` pixels just outside ``box`` (clipped to ``shape``)."""
+    outer, inner = np.zeros(shape, bool), np.zeros(shape, bool)
+    outer[max(box.top - width, 0):box.bottom + width, max(box.left - width, 0):box.right + width] = True
+    inner[box.top:box.bottom, box.left:box.right] = True
+    return outer & ~inner
+
+
+@pytest.mark.parametrize("spot", [(37, 81), (6, 5), (88, 120)])
+def test_a_small_place_is_shown_in_context_with_its_receptive_field_outlined(spot: tuple[int, int]) -> None:
+    photo = dark_photo("planted", (96, 128), spot)
+    example = ExampleFinder().top_examples(spot_model("same+pool"), "last", 0, PhotoSet([photo]), count=1)[0]
+    box, window = example.box, example.window
+
+    assert window.bottom - window.top == window.right - window.left == examples.CONTEXT_PX
+    assert window.top <= box.top and box.bottom <= window.bottom and window.left <= box.left
+    assert box.right <= window.right
+    assert 0 <= window.top and window.bottom <= 96 and 0 <= window.left and window.right <= 128
+    if spot == (37, 81):  # away from the borders the place is in the middle of the window
+        assert abs((window.top + window.bottom) - (box.top + box.bottom)) <= 1
+        assert abs((window.left + window.right) - (box.left + box.right)) <= 1
+    factor = example.context.shape[0] // examples.CONTEXT_PX
+    assert example.context.shape == (examples.CONTEXT_PX * factor,) * 2 + (3,)
+    assert example.context.shape[0] >= examples.CONTEXT_DISPLAY_PX and example.picture is example.context
+    shown = Box(*((edge - corner) * factor for edge, corner in zip(box.as_tuple(), window.as_tuple()[:2] * 2)))
+    outline = ring(example.context.shape[:2], shown, examples.BOX_WIDTH)
+    expected = examples.enlarged(photo.pixels[window.top:window.bottom, window.left:window.right],
+                                 examples.CONTEXT_DISPLAY_PX)
+    assert outline.any() and np.all(example.context[outline] == examples.BOX_COLOUR)
+    assert np.array_equal(example.context[~outline], expected[~outline])  # the place and the rest untouched
+    place = example.context[shown.top:shown.bottom, shown.left:shown.right]
+    assert np.array_equal(place[::factor, ::factor], photo.pixels[box.top:box.bottom, box.left:box.right])
+    assert place.max() == SPOT_VALUE  # the spot itself is inside the outline
+
+
+def test_a_large_place_keeps_the_bare_crop() -> None:
+    model = spot_model("wide")
+    assert model.layer("last").receptive_field >= examples.CONTEXT_BELOW_PX
+    example = ExampleFinder().top_examples(model, "last", 0, PhotoSet([dark_photo("planted", (96, 128), (40, 60))]),
+                                           count=1)[0]
+    assert example.window is None and example.context is None and example.picture is example.crop
 
 
 def test_a_silent_filter_gives_no_examples() -> None:

@@ -492,7 +492,8 @@ def run_dream(args: argparse.Namespace) -> int:
 
 
 def run_examples(args: argparse.Namespace) -> int:
-    """Find the photo crops that excite one filter most; save crops and heat maps, print a table."""
+    """Find the photo crops that excite one filter most; save crops, small places in context and heat maps,
+    print a table (``x mean``: the response over the filter's mean response over every place of the photos)."""
     from vizcore import examples
 
     examples.check_count(args.count)
@@ -504,15 +505,18 @@ def run_examples(args: argparse.Namespace) -> int:
     found = examples.top_examples(model, args.layer, args.filter, photos, args.count)
     seconds = time.monotonic() - started
     if found:
-        print(f"{'rank':>4}  {'photo':<24}{'activation':>11}  box (top, left, bottom, right)  files")
+        print(f"{'rank':>4}  {'photo':<24}{'activation':>11}{'x mean':>8}  box (top, left, bottom, right)  files")
     else:
         print_notes([examples.SILENT_NOTE])
     for rank, example in enumerate(found, 1):
         stem = f"{rank:02d}-{safe_stem(example.photo)}"
-        save_png(out / f"{stem}-crop.png", Image.fromarray(example.crop))
-        save_png(out / f"{stem}-overlay.png", Image.fromarray(example.overlay))
-        print(f"{rank:>4}  {example.photo:<24}{example.activation:>11.4g}  {str(example.box.as_tuple()):<31} "
-              f"{stem}-crop.png, {stem}-overlay.png")
+        pictures = {f"{stem}-{kind}.png": picture for kind, picture in
+                    (("crop", example.crop), ("context", example.context), ("overlay", example.overlay))
+                    if picture is not None}
+        for name, picture in pictures.items():
+            save_png(out / name, Image.fromarray(picture))
+        print(f"{rank:>4}  {example.photo:<24}{example.activation:>11.4g}{example.relative:>8.1f}  "
+              f"{str(example.box.as_tuple()):<31} {', '.join(pictures)}")
     print(f"{args.layer} filter {args.filter} | weights {model.weights} | {len(found)} examples in {len(photos)} "
           f"photos, {seconds:.1f} s -> {out}")
     return 0

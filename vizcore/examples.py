@@ -1,4 +1,5 @@
-"""Dataset examples: the places in natural photos that excite a filter most, as crops and heat maps.
+"""Dataset examples: the places in natural photos that excite a filter most, as crops (small places also in
+context, outlined in a larger window of the photo) and heat maps, with their response relative to the filter's mean.
 
 Each photo goes through the network once per layer, and the maps of every filter of that layer are
 kept in memory (a cache bounded in bytes, shared by all users, per photo so a visitor's own photos
@@ -31,6 +32,9 @@ WORK_SIDE = 384          # photos are searched with their longer side at this ma
 DEFAULT_COUNT, MAX_COUNT = options.EXAMPLES_DEFAULT_COUNT, options.EXAMPLES_MAX_COUNT
 PER_PHOTO = options.EXAMPLES_PER_PHOTO  # at most this many places of one photo
 DISPLAY_PX = 96          # smaller crops are enlarged (pixel for pixel) to at least this size
+CONTEXT_BELOW_PX = 32    # places whose receptive field is smaller are also shown in context:
+CONTEXT_PX = 64          # a window of this many photo pixels around the place,
+CONTEXT_DISPLAY_PX = 256  # enlarged (pixel for pixel) to at least this size, the place outlined
 MIN_APART_PX = 16        # two places of one photo are at least this far apart (and half a receptive field)
 MAX_OWN_PHOTOS = options.EXAMPLES_MAX_OWN_PHOTOS  # photos a visitor may add
 CACHE_BYTES = 640 * 2**20  # maps kept in memory: a block1 layer of the bundled photos is about 250 MB, of
@@ -173,12 +177,38 @@ def suppression_radius(field_px: int, stride: int) -> int:
 # ---------------------------------------------------------------- pictures
 
 
+def enlargement(shape: tuple[int, ...], size: int) -> int:
+    """The whole factor that enlarges a picture of ``shape`` to at least ``size`` pixels (1 if it is that large)."""
+    return max(math.ceil(size / max(shape[:2])), 1)
+
+
 def enlarged(crop: np.ndarray, size: int = DISPLAY_PX) -> np.ndarray:
     """A crop smaller than ``size`` enlarged by a whole factor, pixel for pixel, so it can be seen."""
-    factor = math.ceil(size / max(crop.shape[:2]))
-    if factor <= 1:
+    factor = enlargement(crop.shape, size)
+    if factor == 1:
         return crop
     return np.repeat(np.repeat(crop, factor, axis=0), factor, axis=1)
+
+
+def context_window(box: Box, shape: tuple[int, int], side: int = CONTEXT_PX) -> Box:
+    """A window of ``side`` photo pixels (less in a smaller photo) centred on ``box``, moved inside the photo."""
+    height, width = min(side, shape[0]), min(side, shape[1])
+    top = int(np.clip((box.top + box.bottom - height) // 2, 0, shape[0] - height))
+    left = int(np.clip((box.left + box.right - width) // 2, 0, shape[1] - width))
+    return Box(top, left, top + height, left + width)
+
+
+def in_context(pixels: np.ndarray, box: Box, window: Box, size: int = CONTEXT_DISPLAY_PX) -> np.ndarray:
+    """The ``window`` of a photo enlarged pixel for pixel, with ``box`` outlined just outside its edges
+    (so the outline hides none of the place itself)."""
+    shown = pixels[window.top:window.bottom, window.left:window.right]
+    factor = enlargement(shown.shape, size)
+    picture = Image.fromarray(enlarged(shown, size))
+    top, left = (box.top - window.top) * factor - BOX_WIDTH, (box.left - window.left) * factor - BOX_WIDTH
+    bottom = (box.bottom - window.top) * factor + BOX_WIDTH - 1
+    right = (box.right - window.left) * factor + BOX_WIDTH - 1
+    ImageDraw.Draw(picture).rectangle([left, top, right, bottom], outline=BOX_COLOUR, width=BOX_WIDTH)
+    return np.asarray(picture)
 
 
 def heat_map(response: np.ndarray, shape: tuple[int, int], stride: int, offset: float) -> np.ndarray:
@@ -219,11 +249,19 @@ class Example:
 
     photo: str
     activation: float               # the filter's (post-ReLU) response at the peak
+    relative: float                 # activation over the filter's mean response at every place of every photo
     cell: tuple[int, int]           # the peak in map cells (row, col)
     centre: tuple[float, float]     # the receptive field's centre in photo pixels (row, col)
     box: Box                        # the receptive field in photo pixels, clipped at the borders
     crop: np.ndarray                # the box's pixels (enlarged if tiny), uint8
     overlay: np.ndarray             # the whole photo with the heat map and the box, uint8
+    window: Box | None = None       # for a receptive field under CONTEXT_BELOW_PX: the window shown around it
+    context: np.ndarray | None = None  # that window enlarged with the box outlined, uint8
+
+    @property
+    def picture(self) -> np.ndarray:
+        """What shows the place best: the place in context if its field is small, else the crop."""
+        return self.crop if self.context is None else self.context
 
 
 class ExampleFinder:
@@ -282,7 +320,9 @@ class ExampleFinder:
                      count: int = DEFAULT_COUNT) -> list[Example]:
         """The ``count`` places (at most PER_PHOTO per photo) where the filter responds most, strongest first.
 
-        Empty if the filter responds to none of the photos (see SILENT_NOTE).
+        Each place's ``relative`` response compares it with the filter's mean (not median: a filter silent on
+        most places has a median of 0) over every place of every photo searched. Empty if the filter responds
+        to none of the photos (see SILENT_NOTE).
         """
         model.check_any_size(FEATURE)
         info = model.layer(layer)
@@ -296,17 +336,26 @@ class ExampleFinder:
                        key=lambda candidate: -candidate[0])[:count]
         if not found:
             return []
-        peak = found[0][0]
+        peak, mean = found[0][0], mean_response([photo_maps[filter_index] for photo_maps in maps])
         examples = []
         for value, index, cell in found:
             photo = photos.photos[index]
             shape = photo.pixels.shape[:2]
             box = receptive_box(cell, info.stride, offset, info.receptive_field, shape)
             heat = heat_map(maps[index][filter_index], shape, info.stride, offset)
+            window = context_window(box, shape) if info.receptive_field < CONTEXT_BELOW_PX else None
             examples.append(Example(
-                photo.name, value, cell, (cell[0] * info.stride + offset, cell[1] * info.stride + offset), box,
-                enlarged(photo.pixels[box.top:box.bottom, box.left:box.right]), overlay(photo.pixels, heat, peak, box)))
+                photo.name, value, value / mean, cell, (cell[0] * info.stride + offset, cell[1] * info.stride + offset),
+                box, enlarged(photo.pixels[box.top:box.bottom, box.left:box.right]),
+                overlay(photo.pixels, heat, peak, box), window,
+                None if window is None else in_context(photo.pixels, box, window)))
         return examples
+
+
+def mean_response(responses: Sequence[np.ndarray]) -> float:
+    """A filter's mean response over every place (map cell) of every photo."""
+    return float(sum(float(response.sum(dtype=np.float64)) for response in responses)
+                 / sum(response.size for response in responses))
 
 
 def check_count(count: int) -> int:
