@@ -7,15 +7,22 @@ import re
 from streamlit.testing.v1 import AppTest
 from test_app import offline_model, start  # noqa: F401  (the module's autouse fixture: offline weights)
 
+from dashboard.examples import response_words
 from vizcore import examples
 
-CROP_CAPTION = re.compile(r"^(.+) · response (\d[\d.e+]*)$")
+CROP_CAPTION = re.compile(r"^(.+) · response (\d+(?:\.\d)?)× stronger than on an average place$")
 
 
 def crop_captions(at: AppTest) -> list[tuple[str, float]]:
-    """(photo, response) of each crop shown in the section."""
+    """(photo, response relative to the filter's mean) of each place shown in the section."""
     found = [CROP_CAPTION.match(image.captions[0]) for image in at.get("image") if image.captions]
     return [(match.group(1), float(match.group(2))) for match in found if match]
+
+
+def test_the_response_in_plain_words() -> None:
+    assert response_words(19.3) == "response 19× stronger than on an average place"
+    assert response_words(3.44) == "response 3.4× stronger than on an average place"
+    assert response_words(1.02) == "response no stronger than on an average place"
 
 
 def test_the_section_shows_the_strongest_crops_before_and_after_generate() -> None:
@@ -25,6 +32,11 @@ def test_the_section_shows_the_strongest_crops_before_and_after_generate() -> No
     assert len(first) == examples.DEFAULT_COUNT
     assert [value for _, value in first] == sorted((value for _, value in first), reverse=True)
     assert {name for name, _ in first} <= set(examples.NATURAL_PHOTOS)
+    found = at.session_state["example_search"][1].result()
+    shown = [image.captions[0] for image in at.get("image") if image.captions and CROP_CAPTION.match(image.captions[0])]
+    assert shown == [f"{example.photo} · {response_words(example.relative)}" for example in found]
+    assert all(example.relative > 1 and example.context is not None for example in found)  # 3 px: in context
+    assert any("the part the filter sees outlined" in caption.value for caption in at.caption)
     heat_maps = [image for image in at.get("image") if image.captions and re.match(r"^\d\. ", image.captions[0])]
     assert len(heat_maps) == examples.DEFAULT_COUNT
 

@@ -14,7 +14,7 @@ from vizcore.models import LoadedModel
 
 pytestmark = pytest.mark.slow
 LAYER, FILTER = "block1_conv1", 20
-TABLE_ROW = re.compile(r"^\s*(\d+)\s+(.+?)\s+([-\d.e+]+)\s+(\(\d+, \d+, \d+, \d+\))\s+\S+-crop\.png")
+TABLE_ROW = re.compile(r"^\s*(\d+)\s+(.+?)\s+([-\d.e+]+)\s+([\d.]+)\s+(\(\d+, \d+, \d+, \d+\))\s+(.+)$")
 
 
 def run(capsys: pytest.CaptureFixture, *args: str) -> tuple[int, str, str]:
@@ -36,15 +36,26 @@ def test_crops_and_heat_maps_are_written_and_listed(vgg16: LoadedModel, tmp_path
     assert code == 0, stderr
     rows = [TABLE_ROW.match(line).groups() for line in stdout.splitlines()[1:-1]]
     assert [row[0] for row in rows] == ["1", "2", "3", "4"]
-    assert rows[0][1] == "my photo.png" and rows[0][3] == "(40, 70, 43, 73)"
-    activations = [float(row[2]) for row in rows]
+    assert rows[0][1] == "my photo.png" and rows[0][4] == "(40, 70, 43, 73)"
+    assert rows[0][5] == "01-my_photo-crop.png, 01-my_photo-context.png, 01-my_photo-overlay.png"
+    activations, relative = [float(row[2]) for row in rows], [float(row[3]) for row in rows]
     assert activations == sorted(activations, reverse=True) and activations[-1] > 0
+    assert relative == sorted(relative, reverse=True) and relative[0] > 1
+    assert relative[1] == pytest.approx(relative[0] * activations[1] / activations[0], abs=0.1)
     written = sorted(path.name for path in out.iterdir())
-    assert len(written) == 8 and written[0] == "01-my_photo-crop.png" and written[1] == "01-my_photo-overlay.png"
+    assert len(written) == 12 and written[:3] == ["01-my_photo-context.png", "01-my_photo-crop.png",
+                                                  "01-my_photo-overlay.png"]
     with Image.open(out / "01-my_photo-overlay.png") as overlay:
         assert overlay.size == (140, 100)
     with Image.open(out / "01-my_photo-crop.png") as crop:
         assert crop.size == (96, 96)  # the 3 px receptive field, enlarged 32 times
+    with Image.open(out / "01-my_photo-context.png") as context:
+        shown = np.asarray(context.convert("RGB"))
+    # a 64 px window around the place (rows 9-72, columns 39-102), enlarged 4 times, the place outlined
+    assert shown.shape == (256, 256, 3)
+    assert np.array_equal(shown[124:136:4, 124:136:4], planted[40:43, 70:73])
+    assert tuple(shown[123, 130]) == tuple(shown[130, 136]) == examples.BOX_COLOUR
+    assert np.array_equal(shown[:120:4, :120:4], planted[9:39, 39:69])
 
 
 def test_a_silent_filter_says_so(vgg16: LoadedModel, tmp_path: Path, capsys) -> None:
