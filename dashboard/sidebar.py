@@ -6,6 +6,7 @@ import random
 from collections.abc import Sequence
 
 import streamlit as st
+from streamlit.delta_generator import DeltaGenerator
 
 import vizcore
 from dashboard.objectives import objective_controls, objective_state
@@ -43,6 +44,24 @@ def random_filter(counts: dict[str, int]) -> None:
 def show_tab(label: str) -> None:
     """Open the tab ``label`` (on the next script run)."""
     ss["tab"] = label
+
+
+WEIGHTS_TITLES = {"hed-vgg16": "Offline weights: HED-VGG16 — why?", "imagenet": "ImageNet weights: VGG16 — details"}
+
+
+def weights_title(model: vizcore.LoadedModel) -> str:
+    """The weights in use in a few words, for the sidebar's one line (a file's or upload's name otherwise)."""
+    return WEIGHTS_TITLES.get(model.weights, f"{model.weights_description.split(' (')[0]} — details")
+
+
+def weights_notice(bar: DeltaGenerator, model: vizcore.LoadedModel) -> None:
+    """One line naming the weights in use; what they are and why they were chosen in a collapsed expander."""
+    details = bar.expander(weights_title(model))
+    details.markdown(model.weights_description)
+    if model.plain_notice:
+        details.markdown(model.plain_notice)
+    if model.weights in WEIGHTS_TITLES:
+        details.caption("README's *Which weights?* says how to choose the weights.")
 
 
 def sidebar(model: vizcore.LoadedModel) -> tuple[View, bool]:
@@ -95,8 +114,6 @@ def sidebar(model: vizcore.LoadedModel) -> tuple[View, bool]:
                           help="Start making the picture for this layer and filter. You can watch it form "
                                "and stop it at any time.")
     bar.divider()
-    bar.caption(f"**Model weights:** {model.weights_description}")
-    if model.notice:
-        bar.info(model.notice)
+    weights_notice(bar, model)
     return View(layer, int(index), method, int(steps), round(float(lr), lr_decimals(recipe)), int(size),
                 **objective), generate

@@ -16,7 +16,7 @@ from streamlit.testing.v1 import AppTest
 
 import vizcore
 from dashboard.reference import NaturalReference
-from vizcore import animation
+from vizcore import animation, models
 from vizcore.atlas import AtlasParameters, Job, local_renderer, open_atlas
 from vizcore.cache import CachedPicture, RenderCache
 
@@ -76,10 +76,31 @@ def test_first_visit_shows_every_control_and_the_weights_in_use() -> None:
         widgets = [w for w in at.sidebar if getattr(w, "label", None) == label]
         assert widgets and widgets[0].help, f"{label} needs plain-words help"
     assert [b.label for b in at.sidebar.button] == ["Random filter", "Generate", "Use this model"]
-    assert any("HED-VGG16" in caption.value for caption in at.sidebar.caption)
+    assert weights_notice(at).label == "Offline weights: HED-VGG16 — why?"
     assert [tab.label for tab in at.tabs] == ["Single filter", "Tour", "Compare learning rates", "Diversity",
                                              "Layer grid", "DeepDream", "About"]
     assert not at.error and not at.warning
+
+
+def weights_notice(at: AppTest):
+    """The sidebar's weights notice: one line, its details collapsed, with no command-line flags in them."""
+    notices = [block for block in at.sidebar.expander if "weights" in block.label]
+    assert len(notices) == 1, [block.label for block in at.sidebar.expander]
+    notice = notices[0]
+    assert "\n" not in notice.label and len(notice.label) < 40 and not notice.proto.expanded
+    details = " ".join(element.value for element in [*notice.markdown, *notice.caption])
+    assert "HED edge detector" in details and "--" not in details
+    return notice
+
+
+def test_the_fallback_to_offline_weights_is_explained_without_command_line_flags(tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv("VIZCORE_MODEL", "auto")
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path))  # no ImageNet weights downloaded, and no network:
+    monkeypatch.setattr(models, "network_reachable", lambda: False)
+    at = start(tab=SIDEBAR_ONLY)
+    details = " ".join(element.value for element in weights_notice(at).markdown)
+    assert "ImageNet weights unavailable" in details and "cannot reach" in details
+    assert not at.exception
 
 
 def test_changing_the_layer_updates_the_filter_range() -> None:

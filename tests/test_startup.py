@@ -97,3 +97,17 @@ def test_built_in_weights_of_the_offline_model_and_of_an_unknown_source():
     assert models.built_in_weights("hed-vgg16") == (models.HED_DESCRIPTION, None)
     with pytest.raises(InputError, match="Unknown model source 'resnet'"):
         models.built_in_weights("resnet")
+
+
+def test_the_fallback_notice_has_a_version_without_command_line_flags(tmp_path, monkeypatch):
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path))
+    monkeypatch.setattr(models, "network_reachable", lambda: False)
+    with pytest.raises(models.ImageNetUnavailable) as raised:
+        models.check_imagenet_reachable()
+    for_cli, for_page = models.fallback_notice(raised.value), models.fallback_notice(raised.value, advice=False)
+    assert for_cli == ("ImageNet weights unavailable, so the offline HED-VGG16 weights are in use. (Could not "
+                       "download the ImageNet weights: this machine cannot reach storage.googleapis.com. Use the "
+                       "offline weights (--model hed-vgg16), or a VGG16 weights file you already have "
+                       "(--weights PATH).)")
+    assert for_page == ("ImageNet weights unavailable, so the offline HED-VGG16 weights are in use. (Could not "
+                        "download the ImageNet weights: this machine cannot reach storage.googleapis.com.)")

@@ -71,6 +71,7 @@ class LoadedModel:
     notice: str | None = None  # why a fallback was chosen
     layers: list[LayerInfo] = field(default_factory=list)
     input_size: int | None = None  # the only picture size the model takes, or None for any size
+    plain_notice: str | None = None  # the notice without command-line advice, for the dashboard
     _probes: dict[tuple[str, ...], Callable] = field(default_factory=dict, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
@@ -231,13 +232,21 @@ def imagenet_downloaded() -> bool:
     return (keras_home / "models" / IMAGENET_FILE).exists()
 
 
+class ImageNetUnavailable(WeightsError):
+    """The ImageNet weights cannot be had: the message is the ``reason``, then what to use instead (flags)."""
+
+    def __init__(self, reason: str, advice: str) -> None:
+        super().__init__(f"{reason} {advice}")
+        self.reason = reason
+
+
 def check_imagenet_reachable() -> None:
-    """WeightsError at once if the ImageNet weights are neither downloaded nor downloadable now."""
+    """ImageNetUnavailable at once if the ImageNet weights are neither downloaded nor downloadable now."""
     if not imagenet_downloaded() and not network_reachable():
-        raise WeightsError(
-            "Could not download the ImageNet weights: this machine cannot reach "
-            f"{IMAGENET_HOST[0]}. Use the offline weights (--model hed-vgg16), or a VGG16 weights "
-            "file you already have (--weights PATH).")
+        raise ImageNetUnavailable(
+            f"Could not download the ImageNet weights: this machine cannot reach {IMAGENET_HOST[0]}.",
+            "Use the offline weights (--model hed-vgg16), or a VGG16 weights file you already have "
+            "(--weights PATH).")
 
 
 def load_imagenet() -> LoadedModel:
@@ -248,8 +257,8 @@ def load_imagenet() -> LoadedModel:
     try:
         model = keras.applications.VGG16(include_top=False, weights="imagenet", input_shape=(None, None, 3))
     except Exception as error:  # Keras raises several kinds for network and file problems
-        raise WeightsError(f"Could not download the ImageNet weights ({error}). Use --model hed-vgg16 "
-                           "or --weights PATH.") from error
+        raise ImageNetUnavailable(f"Could not download the ImageNet weights ({error}).",
+                                  "Use --model hed-vgg16 or --weights PATH.") from error
     return _finish(model, "imagenet", IMAGENET_DESCRIPTION)
 
 
@@ -315,9 +324,10 @@ def _relabel_hed(loaded: LoadedModel) -> LoadedModel:
     return loaded
 
 
-def fallback_notice(error: WeightsError) -> str:
-    """Why ``auto`` uses the offline weights."""
-    return f"ImageNet weights unavailable, so the offline HED-VGG16 weights are in use. ({error})"
+def fallback_notice(error: ImageNetUnavailable, advice: bool = True) -> str:
+    """Why ``auto`` uses the offline weights; with ``advice=False`` without the command-line flags (for the page)."""
+    return ("ImageNet weights unavailable, so the offline HED-VGG16 weights are in use. "
+            f"({error if advice else error.reason})")
 
 
 def unknown_source(source: str) -> InputError:
@@ -337,9 +347,9 @@ def load_model(source: str = "auto", weights_path: str | None = None) -> LoadedM
     if source == "auto":
         try:
             return load_imagenet()
-        except WeightsError as error:
+        except ImageNetUnavailable as error:
             loaded = load_hed_vgg16()
-            loaded.notice = fallback_notice(error)
+            loaded.notice, loaded.plain_notice = fallback_notice(error), fallback_notice(error, advice=False)
             return loaded
     raise unknown_source(source)
 
@@ -357,7 +367,7 @@ def built_in_weights(source: str = "auto") -> tuple[str, str | None]:
         raise unknown_source(source)
     try:
         check_imagenet_reachable()
-    except WeightsError as error:
+    except ImageNetUnavailable as error:
         if source == "imagenet":
             raise
         hed_source_file()
