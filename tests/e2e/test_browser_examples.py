@@ -1,5 +1,5 @@
-"""The "Photos that excite this filter" section in a real Chromium: crops with their response after Generate,
-the visitor's own photos (a real PNG made here, and a text file posing as one), heat maps."""
+"""The "Photos that excite this filter" section in a real Chromium: places (in context) with their response in
+words after Generate, the visitor's own photos (a real PNG made here, and a text file posing as one), heat maps."""
 from __future__ import annotations
 
 import re
@@ -11,6 +11,7 @@ from harness import ALERTS, ROOT, SECTION, DashboardTab, Screenshot
 from PIL import Image
 from playwright.sync_api import expect
 
+from vizcore import examples
 from vizcore.models import LoadedModel
 
 pytestmark = pytest.mark.browser
@@ -18,6 +19,7 @@ pytestmark = pytest.mark.browser
 SCREENSHOT = ROOT / "docs" / "screenshots" / "examples.png"
 LAYER, FILTER = "block1_conv1", 20
 SEARCH_TIMEOUT_MS = 120_000  # a new photo set: the layer's maps are computed again
+PLACE_CAPTION = re.compile(r" · response \d+(\.\d)?× stronger than on an average place$")
 
 
 def strongest_photo(model: LoadedModel, path: Path) -> None:
@@ -37,9 +39,12 @@ def test_crops_after_generate_and_own_photos(tab: DashboardTab, vgg16: LoadedMod
 
     section = tab.page.locator(SECTION)
     expect(section.get_by_role("heading", name="Photos that excite this filter")).to_be_visible()
-    crops = section.get_by_test_id("stImageCaption").filter(has_text=re.compile(r" · response \d"))
+    crops = section.get_by_test_id("stImageCaption").filter(has_text=PLACE_CAPTION)
     expect(crops.first).to_be_visible(timeout=SEARCH_TIMEOUT_MS)
     assert crops.count() >= 3
+    first = crops.first.locator("xpath=ancestor::*[.//img][1]//img")  # the picture above the first caption
+    size = first.evaluate("picture => [picture.naturalWidth, picture.naturalHeight]")
+    assert size == [examples.CONTEXT_PX * 4] * 2  # a 3 px place in a 64 px window, enlarged 4 times
     expect(tab.images()).to_have_count(1)  # the generated picture is still the only one outside the section
 
     good, bad = tmp_path / "planted.png", tmp_path / "notes.png"
