@@ -65,8 +65,8 @@ photos. Above 1 means the picture excites the filter more than real photos do.
 """
     )
     st.markdown(model.weights_description)
-    if model.notice:
-        st.info(model.notice)
+    if model.plain_notice:
+        st.info(model.plain_notice)
     disk_use(renders)
 
 

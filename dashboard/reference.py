@@ -66,8 +66,8 @@ QUALITY_CAP = 100  # above this, natural photos barely excite the filter and the
 def quality_sentence(scores: list[float | None] | None) -> str:
     """One plain sentence about the "x strongest natural photo" number (or why there is none yet)."""
     if scores is None:
-        return ("The comparison with ordinary photos is being prepared in the background (about a minute, once "
-                "per model); its number appears here when the page next refreshes.")
+        return ("Comparing with ordinary photos: every filter is being measured on them (about a minute, once per "
+                "model). The number will appear here by itself.")
     if scores[0] is None:
         return ("This filter never responds to the ordinary photos used for comparison, so there is no "
                 "comparison number for it.")

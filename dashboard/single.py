@@ -53,6 +53,18 @@ def show_atlas_picture(panel: Panel, right, settings: Settings, atlas: Atlas, re
                            on_click="ignore", icon=":material/download:", help="Save this picture as a PNG file.")
 
 
+QUALITY_POLL_SECONDS = 2.0
+
+
+def quality_number(record: RunRecord) -> None:
+    """The "x strongest natural photo" sentence; while the photos are still being measured, the sentence checks
+    again every few seconds by itself and shows the number as soon as it is there."""
+    if qualities(record) is not None:
+        st.markdown(quality_sentence(record.qualities))
+    else:
+        st.fragment(lambda: st.markdown(quality_sentence(qualities(record))), run_every=QUALITY_POLL_SECONDS)()
+
+
 def single_filter_page(engine: vizcore.Engine, view: View, generate: bool) -> None:
     """The Single filter tab: the picture (and any live render) first, then the photos that excite the filter."""
     single_filter_tab(engine, view, generate)
@@ -94,7 +106,7 @@ def single_filter_tab(engine: vizcore.Engine, view: View, generate: bool) -> Non
             if record.from_cache:
                 st.caption("Shown from the cache: this exact picture was made before.")
             if result.settings.whole_filter and not natural_reference(model_source()).failed:
-                st.markdown(quality_sentence(qualities(record)))
+                quality_number(record)
             for message in result.notes:
                 st.info(message)
             st.download_button("Download PNG", png_bytes(result.images[0]), file_name=png_name(result.settings),
