@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 import tensorflow as tf
@@ -44,19 +45,33 @@ def soft_mean(pre_maps: tf.Tensor) -> tf.Tensor:
 
 
 @dataclass(frozen=True)
-class Direction(Objective):
-    """The mean over the map of a direction in the layer's channel space (weights per channel, e.g. a
-    concept vector); ``channel`` is the direction of one filter."""
+class OneLayer(Objective):
+    """An objective on one layer; in the text spec ``kind(layer)`` unless it says more."""
 
     name: str
-    weights: tuple[tuple[int, float], ...]  # (channel, weight) pairs, the others 0
+    kind: ClassVar[str] = ""
 
     @property
     def layers(self) -> tuple[str, ...]:
         return (self.name,)
 
     def key(self) -> tuple:
-        return ("direction", self.name)
+        return (self.kind, self.name)
+
+    def numbers(self, channels: Mapping[str, int]) -> list[np.ndarray]:
+        return []
+
+    def __str__(self) -> str:
+        return f"{self.kind}({self.name})"
+
+
+@dataclass(frozen=True)
+class Direction(OneLayer):
+    """The mean over the map of a direction in the layer's channel space (weights per channel, e.g. a
+    concept vector); ``channel`` is the direction of one filter."""
+
+    weights: tuple[tuple[int, float], ...] = ()  # (channel, weight) pairs, the others 0
+    kind: ClassVar[str] = "direction"
 
     def numbers(self, channels: Mapping[str, int]) -> list[np.ndarray]:
         vector = np.zeros(channels[self.name], np.float32)
@@ -100,25 +115,21 @@ class Channel(Direction):
 
 
 @dataclass(frozen=True)
-class Neuron(Objective):
+class Neuron(OneLayer):
     """One filter's response at one place of its map: the centre, or ``(x, y)`` counted on the map."""
 
-    name: str
-    index: int
+    index: int = 0
     x: int | None = None
     y: int | None = None
+    kind: ClassVar[str] = "neuron"
     texture = False  # one object at one place: never shaped on a periodic tile
-
-    @property
-    def layers(self) -> tuple[str, ...]:
-        return (self.name,)
 
     @property
     def filter(self) -> int | None:
         return self.index
 
     def key(self) -> tuple:
-        return ("neuron", self.name, self.x is None)
+        return (self.kind, self.name, self.x is None)
 
     def numbers(self, channels: Mapping[str, int]) -> list[np.ndarray]:
         one_hot = np.zeros(channels[self.name], np.float32)
@@ -153,31 +164,18 @@ def at_place(maps: tf.Tensor, place: tf.Tensor | None) -> tf.Tensor:
 
 
 @dataclass(frozen=True)
-class DeepDream(Objective):
+class DeepDream(OneLayer):
     """DeepDream: the mean square of a whole layer's response (Lucid's ``deepdream``), every filter at once."""
 
-    name: str
-
-    @property
-    def layers(self) -> tuple[str, ...]:
-        return (self.name,)
-
-    def key(self) -> tuple:
-        return ("dream", self.name)
-
-    def numbers(self, channels: Mapping[str, int]) -> list[np.ndarray]:
-        return []
+    kind: ClassVar[str] = "dream"
 
     def parts(self, responses: Responses, numbers: Iterator[tf.Tensor]) -> Parts:
         response = tf.reduce_mean(tf.square(responses.post[self.name]), axis=[1, 2, 3])
         return Parts(response, tf.reduce_mean(tf.nn.softplus(responses.pre[self.name]), axis=[1, 2, 3]), no_penalty)
 
-    def __str__(self) -> str:
-        return f"dream({self.name})"
-
 
 @dataclass(frozen=True)
-class Diversity(Objective):
+class Diversity(OneLayer):
     """How alike the batch's pictures are in style at a layer (Lucid's ``diversity``): subtract it to make
     copies of one objective different, ``channel(L, f) - diversity(L)``.
 
@@ -187,18 +185,8 @@ class Diversity(Objective):
     weakest of block3_conv1 7's copies kept 65 % of a single render's response, at 85-95 % 82 %).
     """
 
-    name: str
+    kind: ClassVar[str] = "diversity"
     couples_pictures = True
-
-    @property
-    def layers(self) -> tuple[str, ...]:
-        return (self.name,)
-
-    def key(self) -> tuple:
-        return ("diversity", self.name)
-
-    def numbers(self, channels: Mapping[str, int]) -> list[np.ndarray]:
-        return []
 
     def parts(self, responses: Responses, numbers: Iterator[tf.Tensor]) -> Parts:
         activations = responses.post[self.name]
@@ -209,9 +197,6 @@ class Diversity(Objective):
 
         zeros = tf.zeros(tf.shape(activations)[:1])
         return Parts(zeros, zeros, penalty)
-
-    def __str__(self) -> str:
-        return f"diversity({self.name})"
 
 
 def keep_pushing(values: tf.Tensor, low: float = 0.85, high: float = 0.95) -> tf.Tensor:
