@@ -20,6 +20,7 @@ from test_startup import RUN_CLI, run_python
 
 from vizcore import cli, uploads
 from vizcore.cache import MB, CachedPicture, RenderCache
+from vizcore.errors import InputError
 
 SIZE, STEPS = 32, 3
 RENDER = ["render", "--layer", "conv_b", "--filter", "1", "--method", "classic", "--size", str(SIZE),
@@ -156,7 +157,7 @@ def test_the_render_limit_is_a_setting(tmp_path, monkeypatch):
     monkeypatch.setenv("VIZCORE_RENDER_CACHE_MB", "0.5")
     assert RenderCache(tmp_path).use().limit == MB // 2
     monkeypatch.setenv("VIZCORE_RENDER_CACHE_MB", "-1")
-    with pytest.raises(cli.InputError, match="VIZCORE_RENDER_CACHE_MB must be a number of megabytes"):
+    with pytest.raises(InputError, match="VIZCORE_RENDER_CACHE_MB must be a number of megabytes"):
         RenderCache(tmp_path)
 
 

@@ -14,7 +14,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from vizcore import animation, cli
+from vizcore import animation, cli, cli_common, cli_render
+from vizcore.errors import InputError
 from vizcore.models import LayerInfo
 from vizcore.validate import MAX_STEPS
 
@@ -63,20 +64,20 @@ def assert_bad_input(code: int, stderr: str, *words: str) -> None:
 
 
 def test_filter_ranges_expand_in_order_without_repeats():
-    ranges = cli.parse_filter_ranges("0-3, 7,2,10-11")
-    assert cli.expand_filters(ranges, BLOCK1) == [0, 1, 2, 3, 7, 10, 11]
-    assert cli.expand_filters(None, BLOCK1) == list(range(64))
+    ranges = cli_render.parse_filter_ranges("0-3, 7,2,10-11")
+    assert cli_render.expand_filters(ranges, BLOCK1) == [0, 1, 2, 3, 7, 10, 11]
+    assert cli_render.expand_filters(None, BLOCK1) == list(range(64))
 
 
 @pytest.mark.parametrize("text, words", [("a-b", "0-63, 0,3,7"), ("5-2", "2-5"), ("-3", "0-63"), ("", "0-63")])
 def test_bad_filter_ranges_say_how_to_write_them(text, words):
-    with pytest.raises(cli.InputError, match=words):
-        cli.parse_filter_ranges(text)
+    with pytest.raises(InputError, match=words):
+        cli_render.parse_filter_ranges(text)
 
 
 def test_filter_range_beyond_the_layer_names_the_range():
-    with pytest.raises(cli.InputError, match="from 0 to 63"):
-        cli.expand_filters(cli.parse_filter_ranges("60-70"), BLOCK1)
+    with pytest.raises(InputError, match="from 0 to 63"):
+        cli_render.expand_filters(cli_render.parse_filter_ranges("60-70"), BLOCK1)
 
 
 class Terminal(io.StringIO):
@@ -88,7 +89,7 @@ class Terminal(io.StringIO):
 
 def test_progress_bar_off_a_terminal_names_the_work_then_prints_one_plain_line_when_done(capsys):
     stream = io.StringIO()
-    bar = cli.ProgressBar(1000, "block1_conv1 filter 3", stream)
+    bar = cli_common.ProgressBar(1000, "block1_conv1 filter 3", stream)
     for done in range(1, 1001):
         bar.update(done)
     bar.close()
@@ -98,7 +99,7 @@ def test_progress_bar_off_a_terminal_names_the_work_then_prints_one_plain_line_w
 
 def test_progress_bar_on_a_terminal_is_redrawn_in_place_and_ends_its_line(capsys):
     stream = Terminal()
-    bar = cli.ProgressBar(40, "grid", stream, unit="filter")
+    bar = cli_common.ProgressBar(40, "grid", stream, unit="filter")
     for done in range(1, 41):
         bar.update(done)
     text = stream.getvalue()
@@ -109,7 +110,7 @@ def test_progress_bar_on_a_terminal_is_redrawn_in_place_and_ends_its_line(capsys
 
 def test_an_unfinished_bar_on_a_terminal_ends_its_line_on_close():
     stream = Terminal()
-    bar = cli.ProgressBar(10, "render", stream)
+    bar = cli_common.ProgressBar(10, "render", stream)
     bar.update(3)
     bar.close()
     assert stream.getvalue().endswith("\n") and not stream.getvalue().endswith("\n\n")
@@ -117,8 +118,8 @@ def test_an_unfinished_bar_on_a_terminal_ends_its_line_on_close():
 
 def test_grid_picture_has_margins_and_label_rows():
     tiles = np.zeros((5, 32, 32, 3), np.uint8)
-    picture = cli.grid_picture(tiles, [str(i) for i in range(5)], columns=3)
-    margin, label = cli.GRID_MARGIN, cli.GRID_LABEL_HEIGHT
+    picture = cli_render.grid_picture(tiles, [str(i) for i in range(5)], columns=3)
+    margin, label = cli_render.GRID_MARGIN, cli_render.GRID_LABEL_HEIGHT
     assert picture.size == (margin + 3 * (32 + margin), margin + 2 * (32 + label + margin))
 
 
@@ -295,7 +296,7 @@ def test_grid_of_four_filters_writes_a_labelled_png(cache_folder, tmp_path, caps
     done = run_main(capsys, "grid", "--layer", "block1_conv1", "--filters", "0-2,5", *FAST, "--batch", "3",
                     "--columns", "2", "--out", str(out))
     assert done.returncode == 0, done.stderr
-    margin, label = cli.GRID_MARGIN, cli.GRID_LABEL_HEIGHT
+    margin, label = cli_render.GRID_MARGIN, cli_render.GRID_LABEL_HEIGHT
     assert Image.open(out).size == (margin + 2 * (64 + margin), margin + 2 * (64 + label + margin))
     assert "block1_conv1 4 filters | robust | weights hed-vgg16" in done.stdout
     assert "(40 steps)" in done.stderr and "40/40 - " in done.stderr  # one bar over both batches: 4 filters x 10

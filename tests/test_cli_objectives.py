@@ -9,7 +9,7 @@ import test_cli
 from PIL import Image
 from test_cli import FAST, assert_bad_input, run_main
 
-from vizcore import cli
+from vizcore import cli, cli_render
 from vizcore.validate import DEFAULT_DIVERSITY
 
 pytestmark = pytest.mark.slow
@@ -77,7 +77,7 @@ def test_diversity_writes_one_row_and_prints_each_activation(cache_folder, tmp_p
     out = tmp_path / "row.png"
     done = run_main(capsys, *diversity_args(out, "--copies", "3", "--no-cache"))
     assert done.returncode == 0, done.stderr
-    margin, label = cli.GRID_MARGIN, cli.GRID_LABEL_HEIGHT
+    margin, label = cli_render.GRID_MARGIN, cli_render.GRID_LABEL_HEIGHT
     assert Image.open(out).size == (margin + 3 * (64 + margin), 64 + label + 2 * margin)
     activations = [float(line.split()[-1]) for line in done.stdout.splitlines() if " activation " in line]
     assert len(activations) == 3 and all(value > 0 for value in activations)
