@@ -13,8 +13,8 @@ from dashboard.diversity import diversity_tab
 from dashboard.dream import dream_tab
 from dashboard.grid import layer_grid_tab
 from dashboard.live import mark_interrupted_runs
-from dashboard.shared import SINGLE_TAB, engine_or_stop, reported, ss
-from dashboard.sidebar import restore_view, share_view, sidebar
+from dashboard.shared import SINGLE_TAB, engine_or_stop, known_layers, reported, ss
+from dashboard.sidebar import restore_view, share_view, sidebar, weights_notice
 from dashboard.single import single_filter_page
 from dashboard.tour import STORY, TOUR_TAB, offer_tour, stop_from_link, tour_query, tour_tab
 from dashboard.uploads import own_model_panel
@@ -23,15 +23,24 @@ from dashboard.uploads import own_model_panel
 def main() -> None:
     """The page: model, sidebar, warnings about the link, then the open tab."""
     st.set_page_config(page_title="Filter Explorer", layout="wide")
-    engine = engine_or_stop()
-    warnings = restore_view(engine.model.layers) + open_tour_from_link()
-    mark_interrupted_runs()
-    view, generate = sidebar(engine.model)
-    own_model_panel(engine.model)
-    share_view(view, tour_query())
     st.title("Filter Explorer")
     st.caption("What does each filter of an image-recognition network look for? Pick a layer and a filter, "
                "press Generate and watch the answer form.")
+    # The built-in VGG16's controls come at once; the model itself loads meanwhile (the first visit starts
+    # TensorFlow), and a click on Generate is kept until it is ready.
+    layers = known_layers()
+    engine = None if layers is not None else engine_or_stop()
+    layers = layers or engine.model.layers
+    warnings = restore_view(layers) + open_tour_from_link()
+    mark_interrupted_runs()
+    controls = st.sidebar.empty()
+    view, generate = sidebar(controls.container(), layers, None if engine is None else engine.model.input_size)
+    if engine is None:
+        with st.spinner("Loading the network (TensorFlow and the VGG16 weights: a few seconds, once per server)…"):
+            engine = engine_or_stop(controls)
+    weights_notice(st.sidebar, engine.model)
+    own_model_panel(engine.model)
+    share_view(view, tour_query())
     for warning in warnings:
         st.warning(warning)
     offer_tour()

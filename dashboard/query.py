@@ -9,7 +9,7 @@ from dataclasses import dataclass, replace
 from vizcore.algebra import Objective
 from vizcore.errors import InputError
 from vizcore.methods import METHODS, Method
-from vizcore.models import LayerInfo, LoadedModel
+from vizcore.models import LayerInfo
 from vizcore.objectives import PER_FILTER, channel, deepdream, with_diversity
 from vizcore.render import Engine, Settings
 from vizcore.spec import parse
@@ -79,9 +79,10 @@ class View:
                                copies=copies)
 
 
-def picture_sizes(model: LoadedModel) -> tuple[int, ...]:
-    """The image sizes the page offers for this model: its own size if it takes only one, else SIZES."""
-    return SIZES if model.input_size is None else (model.input_size,)
+def picture_sizes(input_size: int | None) -> tuple[int, ...]:
+    """The image sizes the page offers for a model: its own size if it takes only one (``input_size``), else
+    SIZES."""
+    return SIZES if input_size is None else (input_size,)
 
 
 def lr_step(method: Method) -> float:

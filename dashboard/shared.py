@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
 import streamlit as st
+from streamlit.delta_generator import DeltaGenerator
 
 import vizcore
 from dashboard.estimates import StepClock
@@ -116,8 +117,17 @@ def model_source() -> str:
     return ss.get("model_source") or os.environ.get("VIZCORE_MODEL", "auto")
 
 
-def engine_or_stop() -> vizcore.Engine:
-    """The session's engine, or a plain error with what to do (and the page stops there)."""
+def known_layers() -> list[vizcore.LayerInfo] | None:
+    """The conv layers of the session's model when they are known before it loads (the built-in VGG16, whatever
+    its weights), so the page's controls come at once; None for an uploaded model."""
+    from vizcore.models import VGG16_CATALOG
+
+    return None if ss.get("model_source") else list(VGG16_CATALOG)
+
+
+def engine_or_stop(controls: DeltaGenerator | None = None) -> vizcore.Engine:
+    """The session's engine, or a plain error with what to do (and the page stops there, without the
+    ``controls`` already drawn)."""
     try:
         if ss.get("model_source"):
             try:
@@ -138,6 +148,8 @@ def engine_or_stop() -> vizcore.Engine:
         LOG.exception("Loading the model failed")
         st.error("Something went wrong while loading the model. Reload the page in a minute; if it keeps "
                  "happening, the details are in the server's log.")
+    if controls is not None:
+        controls.empty()
     st.stop()
 
 

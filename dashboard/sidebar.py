@@ -64,13 +64,14 @@ def weights_notice(bar: DeltaGenerator, model: vizcore.LoadedModel) -> None:
         details.caption("README's *Which weights?* says how to choose the weights.")
 
 
-def sidebar(model: vizcore.LoadedModel) -> tuple[View, bool]:
-    """The controls; returns the chosen view and whether Generate was pressed."""
-    bar = st.sidebar
+def sidebar(bar: DeltaGenerator, layers: Sequence[vizcore.LayerInfo], input_size: int | None) -> tuple[View, bool]:
+    """The controls, in ``bar``, for a model with these conv layers (and one fixed picture size, if it has one);
+    returns the chosen view and whether Generate was pressed. The weights notice follows once the model is
+    loaded."""
     bar.header("Settings")
-    counts = {info.name: info.filters for info in model.layers}
+    counts = {info.name: info.filters for info in layers}
     if ss.get("layer") not in counts:  # another model was chosen: start at its first layer
-        ss["layer"] = model.layers[0].name
+        ss["layer"] = layers[0].name
     layer = bar.selectbox(
         "Layer", list(counts), key="layer", format_func=lambda name: f"{name} ({counts[name]} filters)",
         help="Where in the network to look. block1 layers react to edges and colours; each later block "
@@ -84,7 +85,7 @@ def sidebar(model: vizcore.LoadedModel) -> tuple[View, bool]:
              "Each filter looks for one kind of pattern.")
     bar.button("Random filter", on_click=random_filter, args=(counts,),
                help="Pick a filter of this layer at random.")
-    objective = objective_controls(bar, model.layers, layer, int(index))
+    objective = objective_controls(bar, layers, layer, int(index))
     method = bar.selectbox(
         "Method", list(METHODS), key="method", format_func=lambda name: METHODS[name].title,
         help="How the picture is made. Robust: smooth, natural-looking pictures, fast (recommended). "
@@ -102,7 +103,7 @@ def sidebar(model: vizcore.LoadedModel) -> tuple[View, bool]:
         "Learning rate", lo, hi, step=lr_step(recipe), key=lr_key, format=f"%.{lr_decimals(recipe)}f",
         help=f"How big each improvement step is. Too small: the picture barely changes; too large: it becomes "
              f"noisy or unstable. The {recipe.title} method works well around {recipe.default_lr:g}.")
-    sizes = picture_sizes(model)
+    sizes = picture_sizes(input_size)
     if ss.get("size") not in sizes:  # a model that takes one size only, or back from one
         ss["size"] = min(sizes, key=lambda size: abs(size - ss.get("size", sizes[0])))
     size = bar.selectbox(
@@ -114,6 +115,5 @@ def sidebar(model: vizcore.LoadedModel) -> tuple[View, bool]:
                           help="Start making the picture for this layer and filter. You can watch it form "
                                "and stop it at any time.")
     bar.divider()
-    weights_notice(bar, model)
     return View(layer, int(index), method, int(steps), round(float(lr), lr_decimals(recipe)), int(size),
                 **objective), generate
