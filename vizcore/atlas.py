@@ -6,6 +6,9 @@ fingerprint covers the weights and every setting that changes a picture, so othe
 with these. Every file is written atomically and the index only after its pictures, so an atlas
 stopped at any moment (Ctrl-C, kill -9) continues where it stopped. Batches of filters run in this
 process or as Ray tasks (one model per Ray worker); this process alone writes the files.
+
+One module of about 440 lines: the layout, its index (and how a damaged one is set aside) and the renderers
+that fill it share one format and change together.
 """
 from __future__ import annotations
 

@@ -3,7 +3,8 @@ context, outlined in a larger window of the photo) and heat maps, with their res
 
 Each photo goes through the network once per layer, and the maps of every filter of that layer are
 kept in memory (a cache bounded in bytes, shared by all users, per photo so a visitor's own photos
-add only their own work), so another filter of the same layer is found at once.
+add only their own work), so another filter of the same layer is found at once. (About 370 lines: the search,
+its geometry and the pictures it makes belong together.)
 """
 from __future__ import annotations
 
