@@ -10,7 +10,6 @@ whatever the preprocessing.
 """
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -125,17 +124,14 @@ def check_settings(model: LoadedModel, shape: tuple[int, ...], settings: DreamSe
     info = model.layer(settings.layer)
     if settings.filter is not None:
         validate.check_filters(info, [settings.filter])
-    if not _whole_in(settings.octaves, MIN_OCTAVES, MAX_OCTAVES):
-        raise InputError(f"Octaves must be a whole number from {MIN_OCTAVES} to {MAX_OCTAVES} "
-                         f"(got {settings.octaves}).")
-    if not _whole_in(settings.steps_per_octave, MIN_STEPS, MAX_STEPS):
-        raise InputError(f"Steps per octave must be a whole number from {MIN_STEPS} to {MAX_STEPS} "
-                         f"(got {settings.steps_per_octave}).")
-    if not _number_in(settings.step_size, 0.0, MAX_STEP_SIZE) or settings.step_size == 0:
-        raise InputError(f"Strength must be a number above 0 and at most {MAX_STEP_SIZE:g} "
-                         f"(got {settings.step_size}).")
-    if not _number_in(settings.octave_scale, 1.0, 2.0) or settings.octave_scale == 1:
-        raise InputError(f"The octave scale must be a number above 1 and at most 2 (got {settings.octave_scale}).")
+    validate.whole_in_range(settings.octaves, MIN_OCTAVES, MAX_OCTAVES, f"Octaves must be a whole number from "
+                            f"{MIN_OCTAVES} to {MAX_OCTAVES} (got {settings.octaves}).")
+    validate.whole_in_range(settings.steps_per_octave, MIN_STEPS, MAX_STEPS, f"Steps per octave must be a whole "
+                            f"number from {MIN_STEPS} to {MAX_STEPS} (got {settings.steps_per_octave}).")
+    validate.number_in_range(settings.step_size, 0.0, MAX_STEP_SIZE, f"Strength must be a number above 0 and at "
+                             f"most {MAX_STEP_SIZE:g} (got {settings.step_size}).", above_low=True)
+    validate.number_in_range(settings.octave_scale, 1.0, 2.0, "The octave scale must be a number above 1 and at "
+                             f"most 2 (got {settings.octave_scale}).", above_low=True)
     validate.check_seed(settings.seed)
     small_height, small_width = octave_shapes(shape[0], shape[1], settings.octaves, settings.octave_scale)[0]
     if min(small_height, small_width) < MIN_OCTAVE_SIDE:
@@ -143,15 +139,6 @@ def check_settings(model: LoadedModel, shape: tuple[int, ...], settings: DreamSe
                          f"the smallest would be {small_width} x {small_height} pixels, and each side needs at "
                          f"least {MIN_OCTAVE_SIDE}. Use fewer octaves or a larger photo.")
     return settings
-
-
-def _whole_in(value: object, low: int, high: int) -> bool:
-    return isinstance(value, (int, np.integer)) and not isinstance(value, bool) and low <= value <= high
-
-
-def _number_in(value: object, low: float, high: float) -> bool:
-    return (isinstance(value, (int, float, np.number)) and not isinstance(value, bool) and math.isfinite(value)
-            and low <= value <= high)
 
 
 def dream(model: LoadedModel, photo_uint8: np.ndarray, layer: str, filter: int | None = None,
@@ -213,10 +200,8 @@ def dream_objective(compiled: DreamStep, picture: np.ndarray, filter: int | None
 
 def check_side(side: int) -> int:
     """The working size (the photo's longer side) must be from MIN_SIDE to MAX_SIDE pixels."""
-    if not _whole_in(side, MIN_SIDE, MAX_SIDE):
-        raise InputError(f"The photo size must be a whole number of pixels from {MIN_SIDE} to {MAX_SIDE} "
-                         f"(got {side}).")
-    return int(side)
+    return validate.whole_in_range(side, MIN_SIDE, MAX_SIDE, f"The photo size must be a whole number of pixels "
+                                   f"from {MIN_SIDE} to {MAX_SIDE} (got {side}).")
 
 
 def sample_photo(name: str, max_side: int = DEFAULT_SIDE) -> np.ndarray:
