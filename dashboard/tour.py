@@ -19,7 +19,7 @@ import vizcore
 from dashboard.captions import result_caption
 from dashboard.examples import photo_examples
 from dashboard.grid import view_atlas
-from dashboard.live import Panel, live_render, stopped_message
+from dashboard.live import Panel, live_render, show_stopped
 from dashboard.query import View
 from dashboard.shared import ss
 from vizcore import metrics
@@ -98,14 +98,14 @@ def stop_from_link(text: str | None, count: int) -> tuple[int | None, str | None
 
 
 def atlas_quality(atlas: Atlas | None, layers: Sequence[LayerInfo]) -> dict[str, np.ndarray] | None:
-    """Each layer's quality scores from the atlas (NaN where it has none), or None without an atlas."""
+    """Each layer's quality scores from the atlas's index (NaN where it has none), or None without an atlas."""
     if atlas is None:
         return None
     scores = {}
     for info in layers:
-        records = [atlas.record(info.name, index) for index in range(info.filters)]
-        values = [np.nan if r is None or r.get("quality") is None else float(r["quality"]) for r in records]
-        scores[info.name] = np.array(values, np.float64)
+        records = atlas.records.get(info.name, {})
+        scores[info.name] = np.array([np.nan if records.get(i, {}).get("quality") is None
+                                      else float(records[i]["quality"]) for i in range(info.filters)])
     return scores
 
 
@@ -188,6 +188,5 @@ def stop_pictures(engine: vizcore.Engine, view: View, filters: tuple[int, ...]) 
         record = live_render(engine, settings, panel, "tour", [f"filter {f}" for f in filters])
     if record.status == "done":
         panel.draw_pictures(record.result.images, [result_caption(record.result, i) for i in range(len(filters))])
-    elif record.images is not None:
-        panel.draw_pictures(record.images, [f"Stopped at iteration {record.step} of {record.total}"] * len(filters))
-        stopped_message(record)
+    else:
+        show_stopped(panel, record, [f"filter {f}" for f in filters])

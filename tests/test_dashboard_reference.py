@@ -9,4 +9,4 @@ def test_quality_sentence_in_plain_words_and_capped_when_photos_barely_excite_th
     capped = quality_sentence([13672.4])
     assert capped.startswith(f"**More than {QUALITY_CAP}×") and "13,672 times" in capped
     assert "never responds" in quality_sentence([None])
-    assert "being prepared" in quality_sentence(None)
+    assert "being measured" in quality_sentence(None) and "by itself" in quality_sentence(None)

@@ -1,37 +1,20 @@
 """The Tour in a real Chromium against a real Streamlit server and the offline VGG16: a walk from the first stop to
 the last with Next, back with the left arrow key and Back, and a link that opens a stop. Each stop's pictures are
-made live with a few iterations at 64 px (the point is the page; `make screenshots` renders more for the docs)."""
+made live with a few iterations at 64 px (the point is the page; `make screenshots` renders more for the docs);
+the stops follow the server's real natural-photo measurements."""
 from __future__ import annotations
 
 import re
 
-import numpy as np
 import pytest
-from harness import ROOT, DashboardServer, DashboardTab, Screenshot
+from harness import ROOT, DashboardTab, Screenshot
 from playwright.sync_api import Locator, expect
 
 pytestmark = pytest.mark.browser
 
-STOP_TIMEOUT_MS = 180_000  # a stop's first visit compiles its layer's steps and searches the photos
-
-
-@pytest.fixture(scope="module", autouse=True)
-def natural_measurements(dashboard: DashboardServer, request: pytest.FixtureRequest) -> None:
-    """The server's natural-photo measurements, if no test made them yet: random responses stand in for the
-    minute the real ones take (which filters the stops show is checked by tests/test_app_tour.py); the docs
-    pictures (--screenshots) show the real choice."""
-    if request.config.getoption("--screenshots"):
-        return
-    import vizcore
-    from vizcore import metrics
-
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("VIZCORE_CACHE", str(dashboard.cache_dir))
-        model = vizcore.load_model("hed-vgg16")  # the weights the server converted into its cache
-        path = metrics.reference_path(model)
-    if not path.exists():
-        rng = np.random.default_rng(0)
-        np.savez(path, **{info.name: rng.random(info.filters).astype(np.float32) for info in model.layers})
+# A stop's first visit compiles its layer's steps and searches the photos; the first stop may also wait for the
+# server's natural-photo measurements (about a minute, started in the background when the server first served).
+STOP_TIMEOUT_MS = 180_000
 
 
 def tour_button(tab: DashboardTab, name: str) -> Locator:

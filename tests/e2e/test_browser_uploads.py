@@ -50,7 +50,7 @@ def test_an_uploaded_model_lists_its_conv_layers_and_renders(tab: DashboardTab, 
     expect(tab.page.get_by_text("Now showing tiny.keras: 2 conv layers")).to_be_visible(timeout=CHILD_TIMEOUT_MS)
     expect(tab.page.get_by_label("Layer", exact=True)).to_have_value("conv_a (4 filters)")
     assert layer_options(tab) == ["conv_a (4 filters)", "conv_b (6 filters)"]
-    expect(tab.page.get_by_text("Your model tiny.keras")).to_be_visible()
+    expect(tab.page.get_by_text("Your model tiny.keras — details")).to_be_visible()  # the weights notice
     tab.choose("Layer", re.compile(r"^conv_b"))
     tab.record_frames()
     tab.button("Generate").click()
