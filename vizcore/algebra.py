@@ -122,6 +122,11 @@ def terms_of(objective: Objective) -> tuple[Objective, ...]:
     return objective.terms if isinstance(objective, Sum) else (objective,)
 
 
+def weighted_terms(objective: Objective) -> list[tuple[float, Objective]]:
+    """Each term with its weight: ``0.5*a - b`` gives (0.5, a) and (-1, b)."""
+    return [(term.weight, term.term) if isinstance(term, Scaled) else (1.0, term) for term in terms_of(objective)]
+
+
 def number_text(value: float) -> str:
     """The shortest text that reads back as the same float ('0.5', '2', '-1e-05')."""
     text = repr(float(value))

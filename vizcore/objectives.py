@@ -21,7 +21,7 @@ from typing import ClassVar
 import numpy as np
 import tensorflow as tf
 
-from vizcore.algebra import Objective, Parts, Responses, Scaled, no_penalty, number_text, terms_of
+from vizcore.algebra import Objective, Parts, Responses, no_penalty, number_text, weighted_terms
 from vizcore.errors import InputError
 
 
@@ -266,5 +266,4 @@ def with_diversity(objective: Objective, strength: float) -> Objective:
 
 def diversity_strength(objective: Objective) -> float:
     """How strongly copies of ``objective`` are pushed apart (0 if they are not)."""
-    return 0.0 - sum(term.weight for term in terms_of(objective)
-                     if isinstance(term, Scaled) and isinstance(term.term, Diversity))
+    return 0.0 - sum(weight for weight, term in weighted_terms(objective) if isinstance(term, Diversity))

@@ -50,11 +50,6 @@ class Settings:
         """How many different copies of one objective are rendered together (1 unless they are pushed apart)."""
         return len(self.objectives) if self.objectives[0].couples_pictures else 1
 
-    @property
-    def layers(self) -> tuple[str, ...]:
-        """Every layer the objectives read."""
-        return self.objectives[0].layers
-
     def pictures(self, positions: Sequence[int]) -> Settings:
         """These settings for the pictures at ``positions`` only (a position may repeat)."""
         return replace(self, objectives=tuple(self.objectives[i] for i in positions),
@@ -195,7 +190,8 @@ class Engine:
     def numbers(self, settings: Settings) -> tuple[tf.Tensor, ...]:
         """The pictures' objective numbers stacked over the batch: tensor arguments of the compiled step, so
         other filters, weights or places never retrace it."""
-        rows = [objective.numbers(self.channels) for objective in settings.objectives]
+        channels = self.channels
+        rows = [objective.numbers(channels) for objective in settings.objectives]
         return tuple(tf.constant(np.stack(column)) for column in zip(*rows))
 
     @property

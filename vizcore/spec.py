@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from vizcore.algebra import Objective, Scaled, number_text, terms_of
+from vizcore.algebra import Objective, number_text, weighted_terms
 from vizcore.errors import InputError
 from vizcore.objectives import (
     Channel,
@@ -156,10 +156,8 @@ def describe(objective: Objective, layer: str | None = None) -> str:
     """Plain words for what a picture maximises, e.g. 'filter 12 + filter 40 (75/25)' or 'filter 7 -
     block3_conv3 filter 12'; layers other than ``layer`` are named. Diversity terms are left out."""
     layer = objective.layer if layer is None else layer
-    terms = [term for term in terms_of(objective)
-             if not (isinstance(term, Scaled) and isinstance(term.term, Diversity)) and not isinstance(term, Diversity)]
-    weights = [term.weight if isinstance(term, Scaled) else 1.0 for term in terms]
-    bare = [term.term if isinstance(term, Scaled) else term for term in terms]
+    kept = [(weight, term) for weight, term in weighted_terms(objective) if not isinstance(term, Diversity)]
+    weights, bare = [weight for weight, _ in kept], [term for _, term in kept]
     if len(bare) == 2 and all(isinstance(b, Channel) and b.name == layer for b in bare) and min(weights) >= 0 \
             and abs(sum(weights) - 1) < 1e-6:  # a blend
         second = round(100 * weights[1])
