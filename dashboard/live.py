@@ -86,7 +86,7 @@ def live_run(frames: Iterator[Frame], record: RunRecord, panel: Panel, record_ke
              measured: Callable[[Sequence[float]], None] | None = None) -> RunRecord:
     """Follow a run's frames, redrawing its pictures, loss curve and progress every few steps, with a Stop
     button; the record lives in session_state so a Stop or rerun keeps the picture as far as it got.
-    ``measured`` gets the engine's seconds per step (the first, which also compiles, left out)."""
+    ``measured`` gets the engine's seconds for every step (the first, which also compiles, included)."""
     ss[record_key] = record
     panel.stop.button("Stop", key=f"stop_{record_key}", on_click=request_stop, args=(record_key,),
                       help="Stop now and keep the picture as it is.")

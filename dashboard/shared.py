@@ -20,6 +20,7 @@ from dashboard.records import RunRecord
 from dashboard.reference import NaturalReference
 from vizcore import uploads
 from vizcore.cache import RenderCache
+from vizcore.models import VGG16_CATALOG
 from vizcore.photos import MAX_PHOTO_BYTES
 from vizcore.render import Settings
 
@@ -120,8 +121,6 @@ def model_source() -> str:
 def known_layers() -> list[vizcore.LayerInfo] | None:
     """The conv layers of the session's model when they are known before it loads (the built-in VGG16, whatever
     its weights), so the page's controls come at once; None for an uploaded model."""
-    from vizcore.models import VGG16_CATALOG
-
     return None if ss.get("model_source") else list(VGG16_CATALOG)
 
 
