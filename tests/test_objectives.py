@@ -94,6 +94,7 @@ def test_the_algebra_builds_what_the_spec_says():
     ("block3_conv1:1.5", "whole number"), ("fun(block3_conv1)", "not a kind of objective"),
     ("block3_conv1:1 block3_conv1:2", "left over"), ("block3_conv1:1 # 2", "not understood"),
     ("neuron(block3_conv1)", "':' was expected"), ("3*", "ends too early"), ("x:1" * 1000, "too long"),
+    ("1e999*block3_conv1:1", "too large a number"), ("direction(block3_conv1: 2=1e400)", "too large a number"),
 ])
 def test_a_bad_spec_gets_a_plain_message(spec, words):
     with pytest.raises(InputError, match=words):
@@ -243,6 +244,7 @@ def test_diversity_and_blends_are_cached_apart_from_plain_renders(tiny, tmp_path
     (blend("conv2", 2, 9, 0.5), {}, "Filter 9 does not exist in conv2"),
     ("neuron(conv2:7)", {}, "from 0 to 5"),
     ("direction(conv2: 8=1)", {}, "from 0 to 5"),
+    ("neuron(conv2:1 @ 3,99999999999)", {}, "place on the map must be from 0 to 4096"),
     ("conv2:1 - conv7:1", {}, "Unknown layer 'conv7'"),
     ("conv2:2 - diversity(conv2)", dict(copies=9), "Copies must be a whole number from 1 to 8"),
     ("conv2:2 - diversity(conv2)", dict(copies=0), "from 1 to 8"),

@@ -114,6 +114,9 @@ class Channel(Direction):
         return f"{self.name}:{self.filter}"
 
 
+MAX_PLACE = 4096  # a neuron's map position: larger than any map; past the edge means the edge
+
+
 @dataclass(frozen=True)
 class Neuron(OneLayer):
     """One filter's response at one place of its map: the centre, or ``(x, y)`` counted on the map."""
@@ -146,6 +149,10 @@ class Neuron(OneLayer):
     def check(self, channels: Mapping[str, int]) -> None:
         super().check(channels)
         _check_channel(self.name, self.index, channels)
+        for place in (self.x, self.y):
+            if place is not None and not 0 <= place <= MAX_PLACE:
+                raise InputError(f"A neuron's place on the map must be from 0 to {MAX_PLACE} (got {place}); "
+                                 "places past the map's edge mean its edge.")
 
     def __str__(self) -> str:
         where = "" if self.x is None else f" @ {self.x},{self.y}"

@@ -2,6 +2,7 @@
 dashboard's links, the cache key), and ``describe`` says in plain words what a picture maximises."""
 from __future__ import annotations
 
+import math
 import re
 
 from vizcore.algebra import Objective, number_text, weighted_terms
@@ -88,7 +89,7 @@ class _Reader:
     def term(self, negative: bool) -> Objective:
         weight = None
         if self.position < len(self.tokens) and self.tokens[self.position][0] == "number":
-            weight = float(self.take("number"))
+            weight = self.number()
             self.take("symbol", "*")
         atom = self.atom()
         if weight is None:
@@ -144,7 +145,13 @@ class _Reader:
 
     def signed(self) -> float:
         sign = -1.0 if self.peek() == "-" and self.take() else 1.0
-        return sign * float(self.take("number"))
+        return sign * self.number()
+
+    def number(self) -> float:
+        text = self.take("number")
+        if not math.isfinite(float(text)):
+            raise self.error(f"'{text}' is too large a number")
+        return float(text)
 
 
 def as_objective(value: str | Objective) -> Objective:
