@@ -4,9 +4,10 @@ from __future__ import annotations
 import streamlit as st
 
 import vizcore
+from dashboard.engines import qualities
 from dashboard.live import Panel, live_render, settings_changed_note, show_stopped
 from dashboard.query import View, compare_defaults, lr_choices
-from dashboard.shared import qualities, remembered, reported, ss
+from dashboard.shared import remembered, reported, ss
 from vizcore.methods import METHODS
 from vizcore.render import Settings
 

@@ -9,10 +9,11 @@ import streamlit as st
 
 import vizcore
 from dashboard.downloads import png_bytes
+from dashboard.engines import engine_for
 from dashboard.live import Panel, live_run, settings_changed_note, show_stopped
 from dashboard.query import View
 from dashboard.records import RunRecord, dream_frames
-from dashboard.shared import PHOTO_UPLOAD_MB, engine_for, model_source, reported, ss
+from dashboard.shared import PHOTO_UPLOAD_MB, model_source, reported, ss
 from vizcore import dream as dreams
 from vizcore.photos import read_photo
 

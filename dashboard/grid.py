@@ -8,12 +8,13 @@ from collections.abc import Sequence
 import streamlit as st
 
 import vizcore
+from dashboard.engines import step_clock
 from dashboard.estimates import duration_words
 from dashboard.live import Panel, live_render, stopped_message
 from dashboard.query import View
 from dashboard.records import RunRecord
 from dashboard.reference import QUALITY_CAP
-from dashboard.shared import SINGLE_TAB, ss, step_clock
+from dashboard.shared import SINGLE_TAB, ss
 from vizcore.atlas import Atlas, AtlasParameters, atlas_root, find_atlas
 
 GRID_PAGE = 16

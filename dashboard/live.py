@@ -14,9 +14,10 @@ import streamlit as st
 
 import vizcore
 from dashboard.charts import loss_chart_spec, loss_columns
+from dashboard.engines import step_clock
 from dashboard.estimates import duration_words, preview_every, seconds_left, timed
 from dashboard.records import RunRecord
-from dashboard.shared import LOG, RUN_RECORDS, ss, step_clock
+from dashboard.shared import LOG, RUN_RECORDS, ss
 from vizcore.dream import DreamSettings
 from vizcore.render import Frame, Settings
 

@@ -1,18 +1,18 @@
 """The page's shareable view without Streamlit: the sidebar's settings as URL query parameters (parsed with
-clamping and plain-words warnings), the learning-rate choices and the picture sizes offered."""
+clamping and plain-words warnings), the learning-rate choices and the picture sizes offered.
+
+Without TensorFlow (the engine's names load on first use), so the sidebar is drawn before the engine starts;
+only a link with a written objective reads it with the engine's parser."""
 from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 
-from vizcore.algebra import Objective
+import vizcore
 from vizcore.errors import InputError
-from vizcore.methods import METHODS, Method
+from vizcore.method_cards import METHOD_CARDS, MethodCard
 from vizcore.models import LayerInfo
-from vizcore.objectives import PER_FILTER, channel, deepdream, with_diversity
-from vizcore.render import Engine, Settings
-from vizcore.spec import parse
 
 SIZES = (64, 96, 128, 192, 256)
 DEFAULT_SIZE = 128
@@ -53,28 +53,30 @@ class View:
             query[self.objective] = getattr(self, self.objective)
         return query
 
-    def objective_for(self) -> Objective:
+    def objective_for(self) -> vizcore.Objective:
         """What the view's picture maximises (an InputError in plain words if a written objective is wrong)."""
         if self.objective == "own":
-            return parse(self.own)
+            return vizcore.parse(self.own)
         if self.objective == "dream":
-            return deepdream(self.layer)
-        kind = PER_FILTER.get(self.objective, channel)
-        objective = kind(self.layer, self.filter)
+            return vizcore.deepdream(self.layer)
+        objective = self.one_filter(self.filter)
         if self.blend is not None and self.objective in BLENDS:
-            objective = (1 - self.mix / 100) * objective + self.mix / 100 * kind(self.layer, self.blend)
-        return objective - parse(self.minus) if self.objective == "minus" else objective
+            objective = (1 - self.mix / 100) * objective + self.mix / 100 * self.one_filter(self.blend)
+        return objective - vizcore.parse(self.minus) if self.objective == "minus" else objective
 
-    def settings(self, engine: Engine, filters: Sequence[int] | None = None, rates: Sequence[float] | None = None,
-                 copies: int = 1, diversity: float = 0.0) -> Settings:
+    def one_filter(self, index: int) -> vizcore.Objective:
+        """Filter ``index`` of the view's layer alone: its centre neuron for that objective, else its whole map."""
+        return (vizcore.neuron if self.objective == "neuron" else vizcore.channel)(self.layer, index)
+
+    def settings(self, engine: vizcore.Engine, filters: Sequence[int] | None = None,
+                 rates: Sequence[float] | None = None, copies: int = 1, diversity: float = 0.0) -> vizcore.Settings:
         """Engine settings for the view, for other learning rates, for copies pushed apart by ``diversity``, or
         for other filters of the layer (then each filter alone: its whole map or centre neuron)."""
         if filters is not None:
-            kind = PER_FILTER["neuron" if self.objective == "neuron" else "channel"]
-            objectives = [kind(self.layer, index) for index in filters]
+            objectives = [self.one_filter(index) for index in filters]
         else:
             objective = self.objective_for()
-            objectives = [with_diversity(objective, diversity) if copies > 1 else objective]
+            objectives = [vizcore.with_diversity(objective, diversity) if copies > 1 else objective]
         return engine.settings(objectives, self.method, self.steps, self.size, list(rates) if rates else [self.lr],
                                copies=copies)
 
@@ -85,7 +87,7 @@ def picture_sizes(input_size: int | None) -> tuple[int, ...]:
     return SIZES if input_size is None else (input_size,)
 
 
-def lr_step(method: Method) -> float:
+def lr_step(method: MethodCard) -> float:
     """The learning-rate slider's step: its lower bound (0.005 for Robust, 0.1 for Classic)."""
     return method.lr_range[0]
 
@@ -95,12 +97,12 @@ def clamp(value: float, low: float, high: float) -> float:
     return min(max(value, low), high)
 
 
-def lr_decimals(method: Method) -> int:
+def lr_decimals(method: MethodCard) -> int:
     """How many decimals the learning rate needs to be shown exactly (those of the slider's step)."""
     return len(f"{lr_step(method):g}".partition(".")[2])
 
 
-def snap_lr(method: Method, value: float) -> float:
+def snap_lr(method: MethodCard, value: float) -> float:
     """Clamp ``value`` into the method's range and round it onto the slider's grid."""
     lo, hi = method.lr_range
     step = lr_step(method)
@@ -108,7 +110,7 @@ def snap_lr(method: Method, value: float) -> float:
     return round(clamp(snapped, lo, hi), lr_decimals(method))
 
 
-def lr_choices(method: Method) -> list[float]:
+def lr_choices(method: MethodCard) -> list[float]:
     """Learning rates worth comparing: 1-2-5 steps inside the method's range, plus its default."""
     lo, hi = method.lr_range
     values = {method.default_lr}
@@ -120,7 +122,7 @@ def lr_choices(method: Method) -> list[float]:
     return sorted(values)
 
 
-def compare_defaults(method: Method) -> list[float]:
+def compare_defaults(method: MethodCard) -> list[float]:
     """Three rates to compare at first: about a third of the default, the default, about three times it."""
     choices = lr_choices(method)
 
@@ -132,7 +134,7 @@ def compare_defaults(method: Method) -> list[float]:
 
 def default_view(layers: Sequence[LayerInfo]) -> View:
     """The view a new visitor sees: first layer, filter 0, the Robust method with its defaults."""
-    method = METHODS[DEFAULT_METHOD]
+    method = METHOD_CARDS[DEFAULT_METHOD]
     return View(layers[0].name, 0, method.name, method.default_steps, method.default_lr, DEFAULT_SIZE)
 
 
@@ -186,13 +188,13 @@ def view_from_query(params: Mapping[str, str | Sequence[str]], layers: Sequence[
 
     text = _first(params.get("method"))
     if text is not None:
-        if text.lower() in METHODS:
-            method = METHODS[text.lower()]
+        if text.lower() in METHOD_CARDS:
+            method = METHOD_CARDS[text.lower()]
             view = replace(view, method=method.name, steps=method.default_steps, lr=method.default_lr)
         else:
-            warnings.append(f"The link's method '{text}' is unknown; using {METHODS[view.method].title}. "
-                            f"Methods: {', '.join(m.title for m in METHODS.values())}.")
-    method = METHODS[view.method]
+            warnings.append(f"The link's method '{text}' is unknown; using {METHOD_CARDS[view.method].title}. "
+                            f"Methods: {', '.join(m.title for m in METHOD_CARDS.values())}.")
+    method = METHOD_CARDS[view.method]
 
     text = _first(params.get("steps"))
     if text is not None:
@@ -274,7 +276,7 @@ def _written_objective(view: View, field: str, text: str) -> tuple[View, list[st
     """The view with the link's subtracted filter or own objective, if it reads; else the whole filter and a
     warning."""
     try:
-        objective = parse(text)
+        objective = vizcore.parse(text)
         if field == "minus" and objective.filter is None:
             raise InputError(f"'{text}' is not one filter, like block3_conv3:12")
     except InputError as error:

@@ -12,7 +12,7 @@ import vizcore
 from dashboard.objectives import objective_controls, objective_state
 from dashboard.query import MAX_ITERATIONS, View, clamp, lr_decimals, lr_step, picture_sizes, view_from_query
 from dashboard.shared import SINGLE_TAB, ss
-from vizcore.methods import METHODS
+from vizcore.method_cards import METHOD_CARDS
 
 
 def restore_view(layers: Sequence[vizcore.LayerInfo]) -> list[str]:
@@ -87,22 +87,22 @@ def sidebar(bar: DeltaGenerator, layers: Sequence[vizcore.LayerInfo], input_size
                help="Pick a filter of this layer at random.")
     objective = objective_controls(bar, layers, layer, int(index))
     method = bar.selectbox(
-        "Method", list(METHODS), key="method", format_func=lambda name: METHODS[name].title,
+        "Method", list(METHOD_CARDS), key="method", format_func=lambda name: METHOD_CARDS[name].title,
         help="How the picture is made. Robust: smooth, natural-looking pictures, fast (recommended). "
              "Lucid: the same look made at full size all the way, about twice as slow. "
              "Classic: the original simple recipe, noisier, kept for comparison.")
-    recipe = METHODS[method]
+    card = METHOD_CARDS[method]
     steps = bar.slider(
         "Iterations", 1, MAX_ITERATIONS, key="steps",
         help=f"How many small improvement steps to make. More steps give a clearer picture but take longer "
-             f"(the {recipe.title} method's usual number is {recipe.default_steps}).")
+             f"(the {card.title} method's usual number is {card.default_steps}).")
     lr_key = f"lr_{method}"
-    ss.setdefault(lr_key, recipe.default_lr)
-    lo, hi = recipe.lr_range
+    ss.setdefault(lr_key, card.default_lr)
+    lo, hi = card.lr_range
     lr = bar.slider(
-        "Learning rate", lo, hi, step=lr_step(recipe), key=lr_key, format=f"%.{lr_decimals(recipe)}f",
+        "Learning rate", lo, hi, step=lr_step(card), key=lr_key, format=f"%.{lr_decimals(card)}f",
         help=f"How big each improvement step is. Too small: the picture barely changes; too large: it becomes "
-             f"noisy or unstable. The {recipe.title} method works well around {recipe.default_lr:g}.")
+             f"noisy or unstable. The {card.title} method works well around {card.default_lr:g}.")
     sizes = picture_sizes(input_size)
     if ss.get("size") not in sizes:  # a model that takes one size only, or back from one
         ss["size"] = min(sizes, key=lambda size: abs(size - ss.get("size", sizes[0])))
@@ -115,5 +115,5 @@ def sidebar(bar: DeltaGenerator, layers: Sequence[vizcore.LayerInfo], input_size
                           help="Start making the picture for this layer and filter. You can watch it form "
                                "and stop it at any time.")
     bar.divider()
-    return View(layer, int(index), method, int(steps), round(float(lr), lr_decimals(recipe)), int(size),
+    return View(layer, int(index), method, int(steps), round(float(lr), lr_decimals(card)), int(size),
                 **objective), generate

@@ -8,13 +8,14 @@ import vizcore
 from dashboard.animation import animation_section
 from dashboard.captions import picture_caption, result_caption
 from dashboard.downloads import png_bytes, png_name
+from dashboard.engines import natural_reference, prepare_in_background, qualities
 from dashboard.examples import photo_examples
 from dashboard.grid import view_atlas
 from dashboard.live import Panel, live_render, settings_changed_note, show_stopped
 from dashboard.query import View
 from dashboard.records import RunRecord
 from dashboard.reference import quality_sentence
-from dashboard.shared import model_source, natural_reference, prepare_in_background, qualities, reported, ss
+from dashboard.shared import model_source, reported, ss
 from vizcore.atlas import Atlas
 from vizcore.render import Settings
 

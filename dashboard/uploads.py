@@ -5,7 +5,8 @@ from __future__ import annotations
 import streamlit as st
 
 import vizcore
-from dashboard.shared import RUN_RECORDS, UPLOAD_SOURCE, load_uploaded_engine, reported, ss
+from dashboard.engines import load_uploaded_engine
+from dashboard.shared import RUN_RECORDS, UPLOAD_SOURCE, reported, ss
 from vizcore import uploads
 from vizcore.model_file import MAX_MODEL_BYTES
 from vizcore.models import PREPROCESSING

@@ -61,12 +61,12 @@ def test_static_catalog_is_the_keras_vgg16_architecture():
 
 def test_command_line_options_are_the_engine_values():
     from vizcore import dream
+    from vizcore.method_cards import METHOD_CARDS
     from vizcore.methods import METHODS
     from vizcore.objectives import PER_FILTER
 
     assert options.METHODS == tuple(METHODS)
-    assert options.METHODS_DEFAULT_STEPS == {name: method.default_steps for name, method in METHODS.items()}
-    assert options.METHODS_DEFAULT_LR == {name: method.default_lr for name, method in METHODS.items()}
+    assert all(METHODS[name].title == card.title for name, card in METHOD_CARDS.items())
     assert options.OBJECTIVES == tuple(PER_FILTER)
     assert options.DREAM_SAMPLE_PHOTOS == tuple(dream.SAMPLE_PHOTOS)
 
@@ -111,3 +111,37 @@ def test_the_fallback_notice_has_a_version_without_command_line_flags(tmp_path, 
                        "(--weights PATH).)")
     assert for_page == ("ImageNet weights unavailable, so the offline HED-VGG16 weights are in use. (Could not "
                         "download the ImageNet weights: this machine cannot reach storage.googleapis.com.)")
+
+
+# Draws the dashboard's title and sidebar as app.py does before it loads the engine, in a fresh process, then says
+# whether TensorFlow or Keras was imported.
+DRAW_CONTROLS = """
+import sys
+from streamlit.testing.v1 import AppTest
+
+CONTROLS = '''
+import streamlit as st
+from dashboard.shared import known_layers
+from dashboard.sidebar import restore_view, sidebar
+st.title("Filter Explorer")
+layers = known_layers()
+restore_view(layers)
+sidebar(st.sidebar, layers, None)
+'''
+page = AppTest.from_string(CONTROLS)
+page.query_params.update(layer="block4_conv2", filter="7", method="lucid")
+page.run()
+assert not page.exception, page.exception
+print("generate:", [button.label for button in page.sidebar.button if button.key == "generate"])
+print("layer:", page.sidebar.selectbox(key="layer").value, page.sidebar.number_input(key="filter").value,
+      page.sidebar.selectbox(key="method").value)
+print("imported:", "tensorflow" in sys.modules, "keras" in sys.modules)
+"""
+
+
+def test_dashboard_controls_are_drawn_without_tensorflow():
+    """The page's controls come before the engine starts (app.py imports it after drawing them)."""
+    done = run_python(DRAW_CONTROLS)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[-3:] == ["generate: ['Generate']", "layer: block4_conv2 7 lucid",
+                                             "imported: False False"], done.stdout + done.stderr

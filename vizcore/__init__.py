@@ -23,12 +23,13 @@ _ENGINE_NAMES = {"METHODS": "vizcore.methods", "get_method": "vizcore.methods", 
                  "LoadedModel": "vizcore.models", "load_model": "vizcore.models", "Engine": "vizcore.render",
                  "Frame": "vizcore.render", "RenderResult": "vizcore.render", "Settings": "vizcore.render",
                  "Objective": "vizcore.algebra", "parse": "vizcore.spec",
-                 **dict.fromkeys(("blend", "channel", "channels", "deepdream", "direction", "diversity", "neuron"),
+                 **dict.fromkeys(("blend", "channel", "channels", "deepdream", "direction", "diversity", "neuron",
+                                  "with_diversity"),
                                  "vizcore.objectives")}
 
 __all__ = ["METHODS", "Engine", "Frame", "InputError", "LayerInfo", "LoadedModel", "Objective", "RenderResult",
            "Settings", "VizError", "WeightsError", "blend", "channel", "channels", "deepdream", "direction",
-           "diversity", "get_method", "load_model", "neuron", "parse"]
+           "diversity", "get_method", "load_model", "neuron", "parse", "with_diversity"]
 
 
 def __getattr__(name: str) -> object:

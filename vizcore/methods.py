@@ -1,13 +1,15 @@
-"""Named recipes: each method is a parameterisation, transforms, an update rule and display rules."""
+"""Named recipes: each method is its card (method_cards.py) plus a parameterisation, transforms, an update rule and
+display rules."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
 
 import numpy as np
 
-from vizcore import param, transforms
+from vizcore import method_cards, param, transforms
 from vizcore.errors import InputError
+from vizcore.method_cards import MethodCard
 from vizcore.optim import NORMALIZED_ASCENT, UpdateRule, adam
 
 
@@ -38,22 +40,16 @@ class CoarseToFine:
         return [Stage(size // factor, coarse), Stage(size, steps - coarse)]
 
 
-@dataclass(frozen=True)
-class Method:
-    """One way to render a filter. ``lr_range`` bounds what the UI offers."""
+@dataclass(frozen=True, kw_only=True)
+class Method(MethodCard):
+    """One way to render a filter: its card (name, title, learning rates, iterations) and its recipe."""
 
-    name: str
-    title: str
-    description: str
     parameterisation: Callable[[int], param.Parameterisation]
     transform: Callable[[int], transforms.Transform]
     rule: UpdateRule
     preprocess: bool            # feed the model 0-255 pixels through its own preprocessing
     pass_dead_gradients: bool   # leak gradient through the target ReLU so dead filters can wake up
     display: Callable[[np.ndarray], np.ndarray]
-    default_lr: float
-    lr_range: tuple[float, float]
-    default_steps: int
     coarse_to_fine: CoarseToFine | None = None
     follows_wake: bool = False  # a search for silent filters: follow the objective's wake-up companion only
     search: Method | None = None  # run for filters still silent at the end; its picture is kept if they fire
@@ -78,66 +74,43 @@ def clip_uint8(images: np.ndarray) -> np.ndarray:
 
 
 CLASSIC = Method(
-    name="classic",
-    title="Classic",
-    description=("The original notebook: raw pixels from uniform noise, no preprocessing, "
-                 "normalised gradient steps. Noisy, kept for teaching and comparison."),
+    **asdict(method_cards.CLASSIC),
     parameterisation=param.uniform_pixels,
     transform=lambda size: transforms.identity(),
     rule=NORMALIZED_ASCENT,
     preprocess=False,
     pass_dead_gradients=False,
     display=min_max_uint8,
-    default_lr=4.0,
-    lr_range=(0.1, 20.0),
-    default_steps=100,
 )
 
 # For a filter that a smooth picture never wakes (the HED weights' block2_conv1 11, 33 and 51): many small
 # patches from full-contrast noise, each pushing the response at its centre before the ReLU (see wake.py).
 WAKE_SEARCH = Method(
-    name="wake-search",
-    title="Wake-up search",
-    description="Small patches from full-contrast noise, pushed to where the silent filter is closest to firing.",
+    **asdict(method_cards.WAKE_SEARCH),
     parameterisation=param.clipped_pixels,
     transform=lambda size: transforms.identity(),
     rule=adam(),
     preprocess=True,
     pass_dead_gradients=True,
     display=clip_uint8,
-    default_lr=0.02,
-    lr_range=(0.02, 0.02),
-    default_steps=300,
     follows_wake=True,
 )
 
 LUCID = Method(
-    name="lucid",
-    title="Lucid (full size)",
-    description=("Lucid's recipe at full size for every iteration (the default before coarse to fine): "
-                 "the same look as Robust, about twice the time."),
+    **asdict(method_cards.LUCID),
     parameterisation=param.fourier_decorrelated,
     transform=transforms.random_affine,
     rule=adam(),
     preprocess=True,
     pass_dead_gradients=True,
     display=clip_uint8,
-    default_lr=0.05,
-    lr_range=(0.005, 0.5),
-    default_steps=256,
 )
 
 # Lucid's look in about half the time: the same picture model, transforms and optimiser.
 ROBUST = replace(
     LUCID,
-    name="robust",
-    title="Robust",
-    description=("Lucid-style: a smooth Fourier image with natural colours, correct VGG16 input, "
-                 "random shifts, zooms and rotations each step, Adam. Most iterations shape a small tile "
-                 "of the pattern, which then fills the picture and is refined at full size: "
-                 "clean, recognisable pictures, fast."),
+    **asdict(method_cards.ROBUST),
     transform=lambda size: transforms.random_affine(size, jitter=size / 16),
-    default_lr=0.15,
     coarse_to_fine=CoarseToFine(share=0.875),
     search=WAKE_SEARCH,
 )

@@ -1,14 +1,15 @@
 """The choices, defaults and limits that the command line's parser shows, without importing TensorFlow,
 so that `vizcore --help` and a mistyped argument answer at once.
 
-The atlas, DeepDream and photo-example limits are defined here and imported by their modules. The method
-and objective names and defaults are copies of data kept with the recipes (methods.py, objectives.py);
-tests/test_startup.py checks those copies.
+The atlas, DeepDream and photo-example limits are defined here and imported by their modules; the methods'
+names and defaults come from their cards (method_cards.py). The objective names and sample photos are copies
+of data kept with the objectives and DeepDream; tests/test_startup.py checks those copies.
 """
+from vizcore.method_cards import METHOD_CARDS
 
-METHODS = ("robust", "lucid", "classic")  # the names of vizcore.methods.METHODS, in order
-METHODS_DEFAULT_STEPS = {"robust": 256, "lucid": 256, "classic": 100}
-METHODS_DEFAULT_LR = {"robust": 0.15, "lucid": 0.05, "classic": 4.0}
+METHODS = tuple(METHOD_CARDS)
+METHODS_DEFAULT_STEPS = {name: card.default_steps for name, card in METHOD_CARDS.items()}
+METHODS_DEFAULT_LR = {name: card.default_lr for name, card in METHOD_CARDS.items()}
 OBJECTIVES = ("channel", "neuron")  # vizcore.objectives.PER_FILTER
 ATLAS_DEFAULT_BATCH = 32  # block1_conv1, robust: 0.85 s per filter at batch 8, 0.73 at 32 (before its 32 px tile)
 
