@@ -1,5 +1,5 @@
 """The Tour in a real Chromium against a real Streamlit server and the offline VGG16: a walk from the first stop to
-the last with Next, back with the left arrow key and Back, and a link that opens a stop. Each stop's pictures are
+the last with Next, back with the left arrow key and Back, forward again with the right arrow key, and a link that opens a stop. Each stop's pictures are
 made live with a few iterations at 64 px (the point is the page; `make screenshots` renders more for the docs);
 the stops follow the server's real natural-photo measurements."""
 from __future__ import annotations
@@ -55,6 +55,9 @@ def test_the_tour_walks_forward_and_back_and_a_link_opens_a_stop(tab: DashboardT
     with tab.rerun():
         tour_button(tab, "Back").click()
     stop_heading(tab, count - 2)
+    with tab.rerun():
+        tab.page.keyboard.press("ArrowRight")
+    stop_heading(tab, count - 1)
     tab.assert_clean()
 
     tab.open(f"?tour=3&steps={steps}&size=64")
