@@ -48,12 +48,12 @@ def main() -> None:
     engine, clock, rows = vizcore.Engine(model, cache=None), StepClock(), []
     for what, layer, filters, rates in SESSION:
         settings = engine.settings(vizcore.channels(layer, filters), learning_rates=rates)
-        estimate = clock.render_seconds(settings, model.layers, engine.compiled_already(settings))
+        estimate = clock.render_seconds(settings, engine)
         start, durations = time.perf_counter(), []
         for _, seconds in timed(engine.run(settings, preview_every=10)):
             durations.append(seconds)
         true = time.perf_counter() - start
-        clock.record(settings, model.layers, durations)
+        clock.record(settings, engine, durations)
         rows.append([what, f"{layer} {','.join(map(str, filters[:3]))}{'…' if len(filters) > 3 else ''}",
                      estimate, true, true / estimate, f"{os.getloadavg()[0]:.1f}"])
         print("  " + "  ".join(str(cell) for cell in rows[-1]), flush=True)

@@ -9,9 +9,8 @@ from collections.abc import Iterator, Sequence
 
 import numpy as np
 
-from vizcore.methods import METHODS
-from vizcore.models import LayerInfo
-from vizcore.render import Frame, Settings
+from vizcore.methods import Stage, get_method
+from vizcore.render import Engine, Frame, Settings
 
 PREVIEW_SECONDS = 0.3  # aim for about this much optimisation between two live pictures
 
@@ -30,10 +29,8 @@ def prior_step_seconds(layer_position: int, size: int, batch: int = 1) -> float:
     return 0.018 * math.exp(0.18 * layer_position) * size_cost(size) * batch ** 0.85
 
 
-def work_share(settings: Settings, receptive_field: int) -> float:
+def work_share(settings: Settings, stages: Sequence[Stage]) -> float:
     """A render's cost per iteration as a share of a full-size iteration (below 1 for coarse to fine)."""
-    stages = METHODS[settings.method].stages(settings.size, settings.steps, settings.objectives[0].texture,
-                                             receptive_field)
     return sum(stage.steps * size_cost(stage.size) for stage in stages) / (settings.steps * size_cost(settings.size))
 
 
@@ -81,26 +78,27 @@ class StepClock:
         return settings.layer, settings.method, settings.size, len(settings.filters)
 
     @staticmethod
-    def guess(settings: Settings, layers: Sequence[LayerInfo]) -> float:
-        """The depth/size guess for these settings."""
-        position = next((i for i, info in enumerate(layers) if info.name == settings.layer), 0)
-        return (prior_step_seconds(position, settings.size, len(settings.filters))
-                * work_share(settings, layers[position].receptive_field))
+    def guess(settings: Settings, engine: Engine) -> float:
+        """The depth/size guess for these settings (on the engine's model, in the stages it will run)."""
+        position = next((i for i, info in enumerate(engine.model.layers) if info.name == settings.layer), 0)
+        stages = engine.stages(settings, get_method(settings.method))
+        return prior_step_seconds(position, settings.size, len(settings.filters)) * work_share(settings, stages)
 
-    def estimate(self, settings: Settings, layers: Sequence[LayerInfo]) -> float:
+    def estimate(self, settings: Settings, engine: Engine) -> float:
         """The last measurement for these settings, else the guess scaled to this machine's speed."""
         with self._lock:
             measured = self._seconds.get(self.key(settings))
             speed = float(np.median(self._ratios)) if self._ratios else 1.0
-        return measured if measured is not None else self.guess(settings, layers) * speed
+        return measured if measured is not None else self.guess(settings, engine) * speed
 
-    def render_seconds(self, settings: Settings, layers: Sequence[LayerInfo], compiled: bool) -> float:
-        """A whole render's time: its iterations, plus compiling when its steps were not compiled yet."""
+    def render_seconds(self, settings: Settings, engine: Engine) -> float:
+        """A whole render's time: its iterations, plus compiling when its steps are not compiled yet."""
         with self._lock:
             compiling = float(np.median(self._compiles)) if self._compiles else self.FIRST_COMPILE_SECONDS
-        return self.estimate(settings, layers) * settings.steps + (0.0 if compiled else compiling)
+        compiled = engine.compiled_already(settings)
+        return self.estimate(settings, engine) * settings.steps + (0.0 if compiled else compiling)
 
-    def record(self, settings: Settings, layers: Sequence[LayerInfo], durations: Sequence[float]) -> None:
+    def record(self, settings: Settings, engine: Engine, durations: Sequence[float]) -> None:
         """Remember the mean measured step duration; steps over 10 x the median compiled and are left out (their
         time beyond a plain step is remembered as compile time). ``durations``: every step, the first included."""
         if durations:
@@ -109,7 +107,7 @@ class StepClock:
             compiling = sum(d - seconds for d in durations if d > 10 * typical)
             with self._lock:
                 self._seconds[self.key(settings)] = seconds
-                self._ratios = [*self._ratios, seconds / self.guess(settings, layers)][-self.SPEED_SAMPLES:]
+                self._ratios = [*self._ratios, seconds / self.guess(settings, engine)][-self.SPEED_SAMPLES:]
                 if compiling:
                     self._compiles = [*self._compiles, compiling][-self.SPEED_SAMPLES:]
 

@@ -108,7 +108,7 @@ def layer_grid_tab(engine: vizcore.Engine, view: View) -> None:
     stop, progress = st.empty(), st.empty()
     panel = Panel(stop, progress, st.empty(), None, per_row=GRID_COLUMNS)
     if record is None or record.status != "done":
-        seconds = step_clock().render_seconds(settings, engine.model.layers, engine.compiled_already(settings))
+        seconds = step_clock().render_seconds(settings, engine)
         clicked = panel.stop.button(
             "Render this page", type="primary",
             help="Make the pictures of these 16 filters together, with the sidebar's method, iterations, "

@@ -78,9 +78,9 @@ def live_render(engine: vizcore.Engine, settings: Settings, panel: Panel, record
     """Optimise ``settings`` live in ``panel`` (see ``live_run``), with live pictures about three times a second
     at any depth; the measured speed paces the next render."""
     clock = step_clock()
-    every = preview_every(clock.estimate(settings, engine.model.layers), settings.steps)
+    every = preview_every(clock.estimate(settings, engine), settings.steps)
     return live_run(engine.run(settings, preview_every=every), RunRecord(settings), panel, record_key, labels,
-                    measured=partial(clock.record, settings, engine.model.layers))
+                    measured=partial(clock.record, settings, engine))
 
 
 def live_run(frames: Iterator[Frame], record: RunRecord, panel: Panel, record_key: str, labels: Sequence[str],

@@ -1,7 +1,7 @@
 """The Tour in a real Chromium against a real Streamlit server and the offline VGG16: a walk from the first stop to
-the last with Next, back with the left arrow key and Back, forward again with the right arrow key, and a link that opens a stop. Each stop's pictures are
-made live with a few iterations at 64 px (the point is the page; `make screenshots` renders more for the docs);
-the stops follow the server's real natural-photo measurements."""
+the last with Next, back with the left arrow key and Back, forward again with the right arrow key, and a link
+that opens a stop. Each stop's pictures are made live with a few iterations at 64 px (the point is the page;
+`make screenshots` renders more for the docs); the stops follow the server's real natural-photo measurements."""
 from __future__ import annotations
 
 import re
