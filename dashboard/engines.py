@@ -68,7 +68,9 @@ def prepare_in_background(engine: vizcore.Engine, settings: Settings) -> None:
         except Exception:  # a failure here only costs speed: the render itself reports any real problem
             LOG.exception("Preparing the steps for %s failed", settings.layer)
 
-    threading.Thread(target=prepare, name="prepare-steps", daemon=True).start()
+    # Not a daemon: the process waits for it at exit (a few seconds) instead of killing TensorFlow mid-call,
+    # which aborts the whole process ("terminate called ...", exit status 134).
+    threading.Thread(target=prepare, name="prepare-steps", daemon=False).start()
 
 
 def engine_or_stop(controls: DeltaGenerator | None = None) -> vizcore.Engine:

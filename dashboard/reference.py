@@ -36,7 +36,9 @@ class NaturalReference:
             return
         with self._lock:
             if self._thread is None:
-                self._thread = threading.Thread(target=self._compute, name="natural-reference", daemon=True)
+                # Not a daemon, like the engine's "prepare-steps": killing TensorFlow mid-call at exit aborts
+                # the process, so a server stopped during the first minute waits for the reference.
+                self._thread = threading.Thread(target=self._compute, name="natural-reference", daemon=False)
                 self._thread.start()
 
     def _compute(self) -> None:
