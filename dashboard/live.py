@@ -123,9 +123,9 @@ def live_run(frames: Iterator[Frame], record: RunRecord, panel: Panel, record_ke
     finally:  # no Streamlit calls here: this also runs while a rerun unwinds the loop
         if measured is not None:
             measured(durations)
-        LOG.info("%s %s %s: %s at %s after %.1f s (%.0f ms per step)", record_key, record.settings.layer,
+        LOG.info("%s %s %s: %s at %s after %.1f s (median step %.0f ms)", record_key, record.settings.layer,
                  ", ".join(labels), record.status, record.stage(record.step), time.perf_counter() - started,
-                 1000 * sum(durations) / max(len(durations), 1))
+                 1000 * float(np.median(durations)) if durations else 0.0)
     panel.clear_controls()
     return record
 
