@@ -28,7 +28,7 @@ browser-deps:
 	@command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium chromium-driver)
 
 test: setup-test browser-deps
-	$(PY) -m pytest -q --durations=10
+	$(PY) -m pytest -q -n 2 --dist loadfile --durations=10
 
 screenshots: setup-test browser-deps
 	$(PY) -m pytest -q tests/e2e --screenshots

@@ -23,13 +23,6 @@ FAST = ["--model", "hed-vgg16", "--size", "64", "--steps", "10"]
 BLOCK1 = LayerInfo("block1_conv1", 64, 1, 3)
 
 
-@pytest.fixture(scope="session")
-def cache_folder(tmp_path_factory) -> Path:
-    """One cache folder for the session (shared with conftest's vgg16), so weights convert only once."""
-    os.environ.setdefault("VIZCORE_CACHE", str(tmp_path_factory.mktemp("vizcore-cache")))
-    return Path(os.environ["VIZCORE_CACHE"])
-
-
 def run_cli(*args: str, cache: Path) -> subprocess.CompletedProcess:
     """`python -m vizcore ARGS` in a fresh process using ``cache`` as its cache folder."""
     env = {**os.environ, "VIZCORE_CACHE": str(cache)}

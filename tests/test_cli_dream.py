@@ -17,13 +17,6 @@ from vizcore import cli
 SMALL = ["--model", "hed-vgg16", "--size", "128", "--octaves", "2", "--steps", "3"]
 
 
-@pytest.fixture(scope="module")
-def cache_folder(tmp_path_factory) -> Path:
-    """One cache folder (shared with conftest's vgg16), so the weights convert only once."""
-    os.environ.setdefault("VIZCORE_CACHE", str(tmp_path_factory.mktemp("vizcore-cache")))
-    return Path(os.environ["VIZCORE_CACHE"])
-
-
 @pytest.fixture
 def photo_file(tmp_path: Path) -> Path:
     """A 300 x 200 PNG photo with smooth colour gradients."""

@@ -5,7 +5,6 @@ import json
 from pathlib import Path
 
 import pytest
-import test_cli
 from PIL import Image
 from test_cli import FAST, assert_bad_input, run_main
 
@@ -13,7 +12,6 @@ from vizcore import cli, cli_render
 from vizcore.validate import DEFAULT_DIVERSITY
 
 pytestmark = pytest.mark.slow
-cache_folder = test_cli.cache_folder  # the same session fixture: weights convert only once
 
 
 def render_args(out: Path, *extra: str) -> list[str]:
