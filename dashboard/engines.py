@@ -1,9 +1,11 @@
 """The dashboard's shared resources that need the engine (and so TensorFlow): the cached engine of each model,
-the measured step times, the natural-photo reference, and compiling ahead of a click."""
+the measured step times, the natural-photo reference, and compiling ahead of a click. Importing it also keeps
+Keras's state between script runs (see keep_keras_state_between_runs)."""
 from __future__ import annotations
 
 import threading
 
+import keras
 import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
@@ -15,6 +17,20 @@ from dashboard.shared import LOG, UPLOAD_SOURCE, model_source, ss
 from vizcore import uploads
 from vizcore.cache import RenderCache
 from vizcore.render import Settings
+
+
+def keep_keras_state_between_runs() -> None:
+    """Stop Streamlit from calling ``keras.backend.clear_session()`` after every script run and fragment run.
+
+    Streamlit does it for apps that build a model per run. This one keeps its models and compiled steps for the
+    server's life, and each call is a full garbage collection holding the GIL (0.2 s with VGG16 loaded, more
+    with many sessions) that also empties TensorFlow's kernel cache: with 8 sessions open and their quality
+    numbers polling, the server took 9-15 s to answer /_stcore/health. (``keras.utils.clear_session`` stays.)
+    """
+    keras.backend.clear_session = lambda free_memory=True: None
+
+
+keep_keras_state_between_runs()  # once per server process: the module is imported once
 
 
 @st.cache_resource(show_spinner="Loading the VGG16 network (only on the first visit after a start)…")

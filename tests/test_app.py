@@ -341,3 +341,15 @@ def test_layer_grid_shows_a_precomputed_atlas_sorted_by_response(vgg16, tmp_path
     at.slider(key="steps").set_value(6).run()  # other settings: no atlas, rendering on demand as before
     assert "Render this page" in [b.label for b in at.button]
     assert not at.exception and not at.error
+
+
+def test_keras_state_is_kept_between_script_runs() -> None:
+    """Streamlit clears Keras's session after every run unless the page stops it: a full garbage collection each
+    time, holding the GIL (the server answered its health check only after 9-15 s with 8 sessions open)."""
+    from keras.src.backend.common import global_state
+
+    at = start("About")
+    global_state.set_global_attribute("filter_explorer_probe", "kept")
+    at.run()
+    assert not at.exception
+    assert global_state.get_global_attribute("filter_explorer_probe") == "kept"
